@@ -1,0 +1,57 @@
+# cnn-suite: `make test` (quick mode, < 10 min on 2 CPU cores) and `make execute-all` (graded run).
+# Both create .venv and install requirements.txt on first use.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NB     ?=
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+
+.PHONY: help setup test unit notebooks execute-all execute lint clean distclean
+
+help:
+	@echo "make setup        create $(VENV) and install requirements.txt + helpers"
+	@echo "make test         unit tests + every notebook in quick mode (nbmake)"
+	@echo "make execute-all  run every notebook in full mode -> answers/ (ipynb, html, results.json)"
+	@echo "make execute NB=04  run one notebook in full mode (add QUICK=1 for quick mode)"
+	@echo "make lint         ruff on helpers/ and tests/, nbqa ruff on notebooks/"
+	@echo "make clean        remove build outputs and caches (keeps .venv and data/)"
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+test: setup
+	CNN_SUITE_QUICK=1 $(BIN)/python -m pytest tests --nbmake notebooks \
+		--nbmake-timeout=900 --durations=10 -q
+
+unit: setup
+	$(BIN)/python -m pytest tests -q
+
+notebooks: setup
+	CNN_SUITE_QUICK=1 $(BIN)/python -m pytest --nbmake notebooks --nbmake-timeout=900 -q
+
+execute-all: setup
+	$(BIN)/python -m helpers.execute
+
+execute: setup
+	@test -n "$(NB)" || (echo "usage: make execute NB=04 [QUICK=1]" && exit 2)
+	$(BIN)/python -m helpers.execute $(NB) $(if $(QUICK),--quick,)
+
+lint: setup
+	$(BIN)/ruff check helpers tests
+	$(BIN)/nbqa ruff notebooks
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache answers/*.partial.ipynb answers/.results
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,17 @@
+"""Helpers for the cnn-suite notebooks: data layer, input pipelines, plots and reporting.
+
+Import the pieces you need, e.g. ``from helpers.datasets import load_gtsrb``. The
+top-level package stays light (no TensorFlow import) so that tests and tools that
+only need the data layer start quickly.
+"""
+
+import os
+
+# Keep TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) out of notebook outputs;
+# warnings and errors still show. Set before TensorFlow is first imported.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from .config import RunConfig, make_config  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = ["RunConfig", "__version__", "make_config"]

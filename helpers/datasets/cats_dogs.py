@@ -1,0 +1,213 @@
+"""Kaggle Dogs vs. Cats, in the small 1000/500/500-per-class split of the CS 577 handout.
+
+Layout read (the ``cats_and_dogs_small`` folders of *Deep Learning with Python*)::
+
+    cats_dogs/{train,validation,test}/{cats,dogs}/*.jpg
+
+When that folder is absent it is built in the cache folder from the official
+Microsoft archive (``kagglecatsanddogs_*.zip`` with ``PetImages/Cat`` and
+``PetImages/Dog``, or the extracted ``PetImages`` folder), downloading the
+archive if needed. The archive holds some zero-byte and undecodable files; they
+are skipped, counted and reported, and the split takes the next good images in
+file-number order.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import cache_dir, default_data_dirs
+from ..download import download_file
+from ..errors import DataFormatError, DataNotFoundError
+from .base import Dataset, find_dataset_dir, missing_message, search_roots
+from .folders import check_image, load_folder_dataset
+from .synthetic import warn_synthetic, write_synthetic_folder
+
+NAME = "cats_dogs"
+SPLITS = ("train", "validation", "test")
+SPLIT_SIZES = {"train": 1000, "validation": 500, "test": 500}  # per class
+URL = (
+    "https://download.microsoft.com/download/3/E/1/3E1C3F21-ECDB-4869-8368-6DEBA77B919F/"
+    "kagglecatsanddogs_3367a.zip"
+)
+SHA256 = "f9553e426bd725354ed3a27e3c6920caadb55c835d1ebd880d2e56d3f1fbb22b"
+SOURCE_CLASSES = {"Cat": "cats", "Dog": "dogs"}
+LAYOUT = (
+    "  cats_dogs/{train,validation,test}/{cats,dogs}/*.jpg (1000/500/500 images per class),\n"
+    "  or the official kagglecatsanddogs_*.zip / its PetImages/{Cat,Dog} folder, from which\n"
+    "  that split is built"
+)
+HOW_TO_GET = f"the Microsoft download of Kaggle's Dogs vs. Cats images: {URL} (787 MiB)"
+_NUMBER = re.compile(r"(\d+)")
+
+
+@dataclass
+class BuildReport:
+    """What :func:`build_small_split` did: images written and files skipped."""
+
+    written: dict[str, int] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"built the cats/dogs split ({sum(self.written.values())} images); skipped "
+            f"{len(self.skipped)} corrupt or empty files"
+        )
+
+
+def _looks_valid(folder: Path) -> bool:
+    return all((folder / s).is_dir() for s in SPLITS)
+
+
+def _order(name: str) -> tuple[int, str]:
+    m = _NUMBER.search(Path(name).stem)
+    return (int(m.group(1)) if m else 1 << 60, name)
+
+
+def _iter_source(source: Path, cls: str) -> Iterator[tuple[str, bytes]]:
+    """Yield ``(name, bytes)`` of one class's files from the zip or the PetImages folder."""
+    if source.is_dir():
+        folder = source / cls if (source / cls).is_dir() else source / "PetImages" / cls
+        for p in sorted((q for q in folder.iterdir() if q.is_file()), key=lambda q: _order(q.name)):
+            if p.suffix.lower() in (".jpg", ".jpeg"):
+                yield str(p), p.read_bytes()
+        return
+    with zipfile.ZipFile(source) as zf:
+        members = [
+            i
+            for i in zf.infolist()
+            if not i.is_dir()
+            and Path(i.filename).parent.name == cls
+            and Path(i.filename).suffix.lower() in (".jpg", ".jpeg")
+        ]
+        for info in sorted(members, key=lambda i: _order(i.filename)):
+            yield f"{source}:{info.filename}", zf.read(info)
+
+
+def build_small_split(
+    source: str | Path, dest: str | Path, sizes: dict[str, int] | None = None
+) -> BuildReport:
+    """Build ``dest/{train,validation,test}/{cats,dogs}`` from the official images.
+
+    Files are taken in file-number order; zero-byte and undecodable ones are skipped.
+    The tree is written to a temporary folder and renamed into place at the end, so
+    an interrupted build leaves nothing half-made.
+
+    Raises:
+        DataFormatError: the source has too few readable images of a class.
+    """
+    source, dest = Path(source), Path(dest)
+    sizes = sizes or SPLIT_SIZES
+    need = sum(sizes.values())
+    staging = dest.with_name(dest.name + ".building")
+    shutil.rmtree(staging, ignore_errors=True)
+    report = BuildReport()
+    try:
+        for src_cls, cls in SOURCE_CLASSES.items():
+            good: list[tuple[str, bytes]] = []
+            for name, data in _iter_source(source, src_cls):
+                reason = check_image(data)
+                if reason is None:
+                    good.append((name, data))
+                else:
+                    report.skipped.append((name, reason))
+                if len(good) == need:
+                    break
+            if len(good) < need:
+                raise DataFormatError(
+                    f"{source}: only {len(good)} readable {src_cls} images, {need} needed"
+                )
+            start = 0
+            for split, n in sizes.items():
+                out = staging / split / cls
+                out.mkdir(parents=True, exist_ok=True)
+                for name, data in good[start : start + n]:
+                    number = _order(name)[0]
+                    (out / f"{cls[:-1]}.{number}.jpg").write_bytes(data)
+                report.written[f"{split}/{cls}"] = n
+                start += n
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(staging, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return report
+
+
+def _find_official_source() -> Path | None:
+    for root in [*default_data_dirs(), cache_dir()]:
+        for candidate in [root / "PetImages", *sorted(root.glob("kagglecatsanddogs*.zip"))]:
+            if candidate.exists():
+                return candidate
+    return None
+
+
+def load_cats_dogs(
+    path: str | Path | None = None,
+    *,
+    download: bool = True,
+    limit_per_class: int | None = None,
+    validate: bool = True,
+    allow_synthetic: bool = False,
+    seed: int = 0,
+) -> Dataset:
+    """Load the cats-vs-dogs split as a :class:`Dataset` of files.
+
+    Args:
+        path: a ``cats_dogs`` folder with ``train``/``validation``/``test``.
+        download: without a local copy, fetch the official archive (787 MiB) and build the split.
+        limit_per_class: keep at most this many files per class and split (quick mode).
+        validate: decode every file once and skip those that fail.
+        allow_synthetic: offline and with nothing found, use a synthetic stand-in.
+        seed: seed of the per-class subsample.
+    """
+    folder = find_dataset_dir(NAME, path, _looks_valid, LAYOUT, HOW_TO_GET)
+    if folder is None and path is None:
+        built = cache_dir() / NAME
+        if _looks_valid(built):
+            folder = built
+        else:
+            source = _find_official_source()
+            if source is None and download:
+                try:
+                    source = download_file(URL, cache_dir() / Path(URL).name, SHA256)
+                except OSError as exc:
+                    if not allow_synthetic:
+                        raise DataNotFoundError(
+                            missing_message(NAME, search_roots(path, NAME), LAYOUT, HOW_TO_GET)
+                            + f"\nThe download failed: {exc}"
+                        ) from exc
+            if source is not None:
+                print(build_small_split(source, built))
+                folder = built
+    if folder is None:
+        if not allow_synthetic:
+            raise DataNotFoundError(
+                missing_message(NAME, search_roots(path, NAME), LAYOUT, HOW_TO_GET)
+            )
+        warn_synthetic(NAME)
+        n = limit_per_class or 10
+        folder = write_synthetic_folder(
+            cache_dir() / "synthetic" / NAME,
+            ["cats", "dogs"],
+            {"train": n, "validation": max(2, n // 2), "test": max(2, n // 2)},
+            (128, 128),
+        )
+        return load_folder_dataset(
+            NAME,
+            folder,
+            SPLITS,
+            limit_per_class=limit_per_class,
+            validate=validate,
+            seed=seed,
+            synthetic=True,
+        )
+    return load_folder_dataset(
+        NAME, folder, SPLITS, limit_per_class=limit_per_class, validate=validate, seed=seed
+    )

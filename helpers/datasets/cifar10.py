@@ -1,0 +1,193 @@
+"""CIFAR-10 from the official "python version" batches, read by our own code.
+
+Layout (what ``cifar-10-python.tar.gz`` extracts to)::
+
+    cifar10/cifar-10-batches-py/data_batch_1 ... data_batch_5, test_batch, batches.meta
+
+Each batch is a Python 2 pickle of a dict with ``b"data"`` (uint8, N x 3072, the
+1024 red, then green, then blue values of a 32 x 32 image, row by row),
+``b"labels"`` and ``b"filenames"``. The reader accepts any number of images per
+batch (the shared copy is a class-balanced subset). When no copy is found the
+official archive is downloaded into the cache folder and checked by SHA-256.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..config import cache_dir
+from ..download import download_file, safe_extract
+from ..errors import DataFormatError, DataNotFoundError
+from ..safe_pickle import load_pickle
+from .base import (
+    ArraySplit,
+    Dataset,
+    find_dataset_dir,
+    missing_message,
+    search_roots,
+    subsample_per_class,
+)
+from .synthetic import synthetic_images, warn_synthetic
+
+NAME = "cifar10"
+URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+BATCH_DIR = "cifar-10-batches-py"
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+LAYOUT = (
+    "  cifar10/cifar-10-batches-py/data_batch_1 ... data_batch_5, test_batch, batches.meta\n"
+    "  (the extracted official cifar-10-python.tar.gz)"
+)
+HOW_TO_GET = f"download {URL} (163 MiB) and extract it into cifar10/ (done automatically online)"
+
+
+def _batch_dir(folder: Path) -> Path:
+    return folder / BATCH_DIR if (folder / BATCH_DIR).is_dir() else folder
+
+
+def _looks_valid(folder: Path) -> bool:
+    d = _batch_dir(folder)
+    return (
+        d.is_dir()
+        and (d / "test_batch").is_file()
+        and (d / "batches.meta").is_file()
+        and any((d / b).is_file() for b in TRAIN_BATCHES)
+    )
+
+
+def _get(d: dict, key: str):
+    """Look a key up as bytes (Python 2 pickles) or str."""
+    if key.encode() in d:
+        return d[key.encode()]
+    if key in d:
+        return d[key]
+    raise KeyError(key)
+
+
+def read_meta(path: Path) -> list[str]:
+    """Class names from ``batches.meta``."""
+    meta = load_pickle(path, encoding="bytes")
+    try:
+        names = _get(meta, "label_names")
+    except (KeyError, TypeError) as exc:
+        raise DataFormatError(f"{path}: no 'label_names' entry") from exc
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+
+
+def read_batch(path: Path, num_classes: int = 10) -> ArraySplit:
+    """Read one batch into uint8 N x 32 x 32 x 3 images (channels last) and int64 labels."""
+    batch = load_pickle(path, encoding="bytes")
+    if not isinstance(batch, dict):
+        raise DataFormatError(f"{path}: expected a dict, found {type(batch).__name__}")
+    try:
+        data = np.asarray(_get(batch, "data"))
+        labels = np.asarray(_get(batch, "labels"), dtype=np.int64)
+    except KeyError as exc:
+        raise DataFormatError(
+            f"{path}: missing key {exc}; a CIFAR-10 batch holds b'data' and b'labels'"
+        ) from None
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise DataFormatError(
+            f"{path}: 'data' should be uint8 N x 3072, got {data.dtype} {data.shape}"
+        )
+    if len(data) != len(labels):
+        raise DataFormatError(f"{path}: {len(data)} images but {len(labels)} labels")
+    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+        raise DataFormatError(f"{path}: labels outside 0..{num_classes - 1}")
+    x = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    extra = {}
+    try:
+        names = _get(batch, "filenames")
+        extra["filenames"] = np.asarray([n.decode() if isinstance(n, bytes) else n for n in names])
+    except KeyError:
+        pass
+    return ArraySplit(np.ascontiguousarray(x), labels, extra)
+
+
+def _concat(parts: list[ArraySplit]) -> ArraySplit:
+    keys = set.intersection(*(set(p.extra) for p in parts)) if parts else set()
+    return ArraySplit(
+        np.concatenate([p.x for p in parts]),
+        np.concatenate([p.y for p in parts]),
+        {k: np.concatenate([p.extra[k] for p in parts]) for k in keys},
+    )
+
+
+def load_cifar10(
+    path: str | Path | None = None,
+    *,
+    download: bool = True,
+    limit_per_class: int | None = None,
+    allow_synthetic: bool = False,
+    seed: int = 0,
+) -> Dataset:
+    """Load CIFAR-10 as a :class:`Dataset` with ``train`` and ``test`` splits.
+
+    Args:
+        path: folder holding ``cifar-10-batches-py`` (or the batches themselves).
+        download: fetch the official archive into the cache folder when no copy is found.
+        limit_per_class: keep at most this many images per class and split (quick mode).
+        allow_synthetic: offline and with nothing found, return a synthetic stand-in.
+        seed: seed of the per-class subsample.
+    """
+    folder = find_dataset_dir(NAME, path, _looks_valid, LAYOUT, HOW_TO_GET)
+    if folder is None and download and path is None:
+        try:
+            folder = fetch_cifar10(cache_dir() / NAME)
+        except OSError as exc:  # offline: fall through to the clear error below
+            if not allow_synthetic:
+                raise DataNotFoundError(
+                    missing_message(NAME, search_roots(path, NAME), LAYOUT, HOW_TO_GET)
+                    + f"\nThe download failed: {exc}"
+                ) from exc
+    if folder is None:
+        if allow_synthetic:
+            return synthetic_cifar10(limit_per_class or 20, seed)
+        raise DataNotFoundError(missing_message(NAME, search_roots(path, NAME), LAYOUT, HOW_TO_GET))
+    d = _batch_dir(folder)
+    class_names = read_meta(d / "batches.meta")
+    train = _concat(
+        [read_batch(d / b, len(class_names)) for b in TRAIN_BATCHES if (d / b).is_file()]
+    )
+    test = read_batch(d / "test_batch", len(class_names))
+    splits = {
+        name: part.take(subsample_per_class(part.y, limit_per_class, seed))
+        for name, part in (("train", train), ("test", test))
+    }
+    return Dataset(NAME, class_names, splits, source=str(d))
+
+
+def fetch_cifar10(dest: Path, url: str = URL, sha256: str = SHA256) -> Path:
+    """Download and extract the official archive into ``dest``; return ``dest``."""
+    if _looks_valid(dest):
+        return dest
+    archive = download_file(url, dest / "cifar-10-python.tar.gz", sha256)
+    safe_extract(archive, dest)
+    archive.unlink()
+    if not _looks_valid(dest):
+        raise DataFormatError(f"{url} did not contain {BATCH_DIR}/ as expected")
+    return dest
+
+
+def synthetic_cifar10(n_per_class: int, seed: int = 0) -> Dataset:
+    """A synthetic stand-in with CIFAR-10's shapes, for quick mode offline."""
+    warn_synthetic(NAME)
+    names = [
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ]
+    splits = {}
+    for i, split in enumerate(("train", "test")):
+        x, y = synthetic_images(n_per_class, 10, (32, 32), seed + i)
+        splits[split] = ArraySplit(x, y)
+    return Dataset(NAME, [f"synthetic {n}" for n in names], splits, "synthetic", synthetic=True)

@@ -1,0 +1,56 @@
+"""The graded-output runner: selection, a passing and a failing notebook, the index page."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from helpers import execute
+
+
+def _notebook(path, code):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("QUICK = None")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(code)]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+
+
+def test_find_notebooks_by_number_or_name(tmp_path, monkeypatch):
+    for name in ("00_a", "01_b", "10_c"):
+        _notebook(tmp_path / f"{name}.ipynb", "pass")
+    monkeypatch.setattr(execute, "NOTEBOOKS", tmp_path)
+    assert [p.stem for p in execute.find_notebooks(None)] == ["00_a", "01_b", "10_c"]
+    assert [p.stem for p in execute.find_notebooks(["01", "10_c"])] == ["01_b", "10_c"]
+    with pytest.raises(SystemExit, match="no notebook matches '7'"):
+        execute.find_notebooks(["7"])
+
+
+@pytest.mark.slow
+def test_runner_writes_outputs_and_fails_on_a_bad_cell(tmp_path, monkeypatch):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(
+        nbs / "00_ok.ipynb",
+        (
+            "from helpers.reporting import start_run\n"
+            "run = start_run('00_ok', quick=QUICK)\nrun.log(answer=42)\nrun.finish()"
+        ),
+    )
+    _notebook(nbs / "01_bad.ipynb", "raise RuntimeError('cell failed on purpose')")
+    monkeypatch.setattr(execute, "NOTEBOOKS", nbs)
+    out = tmp_path / "answers"
+    assert execute.main(["--quick", "--out", str(out)]) == 1
+    results = json.loads((out / "results.json").read_text())
+    assert list(results) == ["00_ok"]
+    assert results["00_ok"]["metrics"] == {"answer": 42} and results["00_ok"]["mode"] == "quick"
+    assert (out / "00_ok.html").read_text().count("<html") == 1
+    assert "00_ok.html" in (out / "index.html").read_text()
+    assert (out / "01_bad.partial.ipynb").exists() and not (out / "01_bad.ipynb").exists()
