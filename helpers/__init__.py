@@ -7,8 +7,8 @@ only need the data layer start quickly.
 
 import os
 
-# Keep TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) out of notebook outputs;
-# warnings and errors still show. Set before TensorFlow is first imported.
+# Keep TensorFlow's C++ INFO logs out of notebook outputs; warnings and errors still show.
+# (TF 2.21 prints a few lines before its logging starts, which no setting silences.)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from .config import RunConfig, make_config  # noqa: E402

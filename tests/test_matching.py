@@ -1,0 +1,41 @@
+"""Template matching by convolution and the Gaussian pyramid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers.matching import best_match, correlation_map, gaussian_pyramid, ncc_map
+
+
+def _scene(seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 255, (60, 80)).astype(np.float32)
+
+
+def test_ncc_finds_the_cut_out_patch_exactly():
+    img = _scene()
+    template = img[21:33, 40:55]
+    score = ncc_map(img, template)
+    assert score.shape == (60 - 12 + 1, 80 - 15 + 1)
+    (r, c), s = best_match(score)
+    assert (r, c) == (21, 40) and s == pytest.approx(1.0, abs=1e-4)
+    assert score.min() >= -1.001 and score.max() <= 1.001
+
+
+def test_ncc_ignores_brightness_and_contrast_changes():
+    img = _scene(1)
+    template = img[5:15, 10:20] * 0.5 + 30
+    assert best_match(ncc_map(img, template))[0] == (5, 10)
+
+
+def test_plain_correlation_matches_numpy():
+    img, t = _scene(2)[:10, :10], np.arange(9.0).reshape(3, 3)
+    expected = np.array([[np.sum(img[i:i + 3, j:j + 3] * t) for j in range(8)] for i in range(8)])
+    np.testing.assert_allclose(correlation_map(img, t), expected, rtol=1e-5)
+
+
+def test_pyramid_halves_and_preserves_mean():
+    levels = gaussian_pyramid(np.full((64, 48), 100.0), 4)
+    assert [lv.shape for lv in levels] == [(64, 48), (32, 24), (16, 12), (8, 6)]
+    assert all(np.allclose(lv, 100.0, atol=1e-3) for lv in levels)
