@@ -1,15 +1,46 @@
 """Helpers for the cnn-suite notebooks: data layer, input pipelines, plots and reporting.
 
-Import the pieces you need, e.g. ``from helpers.datasets import load_gtsrb``. The
-top-level package stays light (no TensorFlow import) so that tests and tools that
-only need the data layer start quickly.
+Import the pieces you need, e.g. ``from helpers.datasets import load_gtsrb``.
+Importing ``helpers`` before Keras loads TensorFlow with the lines its C++ core
+prints at start-up (oneDNN and CUDA probing, written before its logging is set up)
+muted, so they do not show as a red block at the top of every notebook report.
 """
 
 import os
+import sys
 
 # Keep TensorFlow's C++ INFO logs out of notebook outputs; warnings and errors still show.
-# (TF 2.21 prints a few lines before its logging starts, which no setting silences.)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with file descriptor 2 pointed at /dev/null meanwhile.
+
+    TF 2.21 writes a few start-up lines straight to the stderr descriptor before its
+    logging is initialised, which no environment variable silences. Python-level
+    errors are unaffected: an ImportError still propagates.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr descriptor (some embedded interpreters)
+        import tensorflow  # noqa: F401
+
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # the CUDA probe logs its own "no driver" error
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+_import_tensorflow_quietly()
 
 from .config import RunConfig, make_config  # noqa: E402
 

@@ -112,7 +112,11 @@ def write_index(results: dict, target: Path) -> None:
     rows = []
     for name, r in sorted(results.items()):
         data = "<br>".join(
-            html.escape(f"{d['dataset']}: {d['images']} from {d['source']}")
+            html.escape(
+                f"{d['dataset']}: "
+                + ", ".join(f"{split} {n}" for split, n in d["images"].items())
+                + (" (SYNTHETIC)" if d.get("synthetic") else f" from {d['source']}")
+            )
             for d in r.get("data", {}).values()
         )
         report = r.get("report", name + ".html")
