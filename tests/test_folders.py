@@ -125,3 +125,11 @@ def test_real_ahe(real_data):
 def test_missing_ahe_says_where_to_get_it(isolated):
     with pytest.raises(DataNotFoundError, match=r"(?s)ahe/train/<class>.*Llamas"):
         load_ahe()
+
+
+def test_ahe_synthetic_stand_in_only_when_allowed(isolated):
+    with pytest.warns(UserWarning, match="SYNTHETIC"):
+        d = load_ahe(allow_synthetic=True, limit_per_class=3)
+    assert d.synthetic and d.source == "synthetic" and d.num_classes == 10
+    assert d.counts() == {"train": [3] * 10, "test": [2] * 10}
+    assert (isolated["cache"] / "synthetic" / "ahe" / "SYNTHETIC.txt").exists()

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import cache_dir
 from ..errors import DataNotFoundError
 from .base import Dataset, find_dataset_dir, missing_message, search_roots
-from .folders import load_folder_dataset
-from .synthetic import warn_synthetic, write_synthetic_folder
+from .folders import load_folder_dataset, synthetic_folder_dataset
 
 NAME = "ahe"
 SPLITS = ("train", "test")
@@ -67,22 +65,14 @@ def load_ahe(
             raise DataNotFoundError(
                 missing_message(NAME, search_roots(path, NAME), LAYOUT, HOW_TO_GET)
             )
-        warn_synthetic(NAME)
-        n = limit_per_class or 10
-        folder = write_synthetic_folder(
-            cache_dir() / "synthetic" / NAME,
-            CLASS_NAMES,
-            {"train": n, "test": max(2, n // 2)},
-            (64, 64),
-        )
-        return load_folder_dataset(
+        return synthetic_folder_dataset(
             NAME,
-            folder,
+            CLASS_NAMES,
             SPLITS,
+            (64, 64),
             limit_per_class=limit_per_class,
             validate=validate,
             seed=seed,
-            synthetic=True,
         )
     return load_folder_dataset(
         NAME, folder, SPLITS, limit_per_class=limit_per_class, validate=validate, seed=seed

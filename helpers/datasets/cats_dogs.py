@@ -26,8 +26,7 @@ from ..config import cache_dir, default_data_dirs
 from ..download import download_file
 from ..errors import DataFormatError, DataNotFoundError
 from .base import Dataset, find_dataset_dir, missing_message, search_roots
-from .folders import check_image, load_folder_dataset
-from .synthetic import warn_synthetic, write_synthetic_folder
+from .folders import check_image, load_folder_dataset, synthetic_folder_dataset
 
 NAME = "cats_dogs"
 SPLITS = ("train", "validation", "test")
@@ -191,22 +190,14 @@ def load_cats_dogs(
             raise DataNotFoundError(
                 missing_message(NAME, search_roots(path, NAME), LAYOUT, HOW_TO_GET)
             )
-        warn_synthetic(NAME)
-        n = limit_per_class or 10
-        folder = write_synthetic_folder(
-            cache_dir() / "synthetic" / NAME,
-            ["cats", "dogs"],
-            {"train": n, "validation": max(2, n // 2), "test": max(2, n // 2)},
-            (128, 128),
-        )
-        return load_folder_dataset(
+        return synthetic_folder_dataset(
             NAME,
-            folder,
+            list(SOURCE_CLASSES.values()),
             SPLITS,
+            (128, 128),
             limit_per_class=limit_per_class,
             validate=validate,
             seed=seed,
-            synthetic=True,
         )
     return load_folder_dataset(
         NAME, folder, SPLITS, limit_per_class=limit_per_class, validate=validate, seed=seed

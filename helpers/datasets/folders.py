@@ -159,3 +159,37 @@ def load_folder_dataset(
         synthetic=synthetic,
         skipped=skipped,
     )
+
+
+def synthetic_folder_dataset(
+    name: str,
+    class_names: list[str],
+    splits: tuple[str, ...],
+    image_size: tuple[int, int],
+    *,
+    limit_per_class: int | None,
+    validate: bool,
+    seed: int,
+) -> Dataset:
+    """Write (once) and read a labelled synthetic ``<split>/<class>`` tree in the cache.
+
+    The first split gets ``limit_per_class`` images per class (10 if None), the others half.
+    """
+    from ..config import cache_dir
+    from .synthetic import warn_synthetic, write_synthetic_folder
+
+    warn_synthetic(name)
+    n = limit_per_class or 10
+    per_split = {s: n if i == 0 else max(2, n // 2) for i, s in enumerate(splits)}
+    folder = write_synthetic_folder(
+        cache_dir() / "synthetic" / name, class_names, per_split, image_size
+    )
+    return load_folder_dataset(
+        name,
+        folder,
+        splits,
+        limit_per_class=limit_per_class,
+        validate=validate,
+        seed=seed,
+        synthetic=True,
+    )
