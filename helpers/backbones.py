@@ -1,0 +1,227 @@
+"""ImageNet backbones for transfer learning, loaded offline when their weights are cached.
+
+``keras.applications`` looks for weight files in ``$KERAS_HOME/models`` (default
+``~/.keras/models``) before downloading them. :func:`load_backbone` does the same, reports
+where the weights came from, and when they cannot be had raises
+:class:`BackboneUnavailableError` naming the file and where to put it. Random weights
+are used only when the caller allows it (quick mode, to exercise the code), and the
+returned ``weights`` field says so.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+from keras import layers
+
+from .errors import CnnSuiteError
+
+BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications"
+
+
+class BackboneUnavailableError(CnnSuiteError, RuntimeError):
+    """Pretrained weights for a backbone are neither cached nor downloadable."""
+
+
+@keras.saving.register_keras_serializable(package="cnn_suite")
+class CaffePreprocess(layers.Layer):
+    """RGB 0..255 to BGR minus the ImageNet channel means (VGG16 / ResNet50 'caffe' mode)."""
+
+    def call(self, x):
+        bgr = keras.ops.flip(x, axis=-1)
+        return bgr - keras.ops.convert_to_tensor([103.939, 116.779, 123.68], dtype=x.dtype)
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """How to build one ``keras.applications`` backbone and what its parts are called."""
+
+    key: str
+    title: str
+    builder: str
+    kwargs: tuple[tuple[str, object], ...]
+    weights_file: str
+    preprocess: str  # "tf" (-1..1), "caffe" (BGR, mean-subtracted) or "none" (model rescales)
+    last_conv: str  # layer for Grad-CAM
+    fine_tune_from: str  # first layer unfrozen for fine-tuning
+
+    def build(self, input_shape: tuple[int, int, int], weights: str | None) -> keras.Model:
+        fn = getattr(keras.applications, self.builder)
+        return fn(include_top=False, weights=weights, input_shape=input_shape, **dict(self.kwargs))
+
+    def preprocess_layer(self) -> keras.Layer:
+        if self.preprocess == "tf":
+            return layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")
+        if self.preprocess == "caffe":
+            return CaffePreprocess(name="preprocess")
+        return layers.Identity(name="preprocess")
+
+
+BACKBONES: dict[str, BackboneSpec] = {
+    s.key: s
+    for s in (
+        BackboneSpec(
+            "vgg16",
+            "VGG16",
+            "VGG16",
+            (),
+            "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            "caffe",
+            "block5_conv3",
+            "block5_conv1",
+        ),
+        BackboneSpec(
+            "mobilenet_0.75",
+            "MobileNet α=0.75",
+            "MobileNet",
+            (("alpha", 0.75),),
+            "mobilenet_7_5_224_tf_no_top.h5",
+            "tf",
+            "conv_pw_13_relu",
+            "conv_dw_12",
+        ),
+        BackboneSpec(
+            "resnet50",
+            "ResNet50",
+            "ResNet50",
+            (),
+            "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            "caffe",
+            "conv5_block3_out",
+            "conv5_block1_1_conv",
+        ),
+        BackboneSpec(
+            "mobilenet_v2",
+            "MobileNetV2",
+            "MobileNetV2",
+            (),
+            "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
+            "tf",
+            "out_relu",
+            "block_15_expand",
+        ),
+        BackboneSpec(
+            "efficientnet_b0",
+            "EfficientNetB0",
+            "EfficientNetB0",
+            (),
+            "efficientnetb0_notop.h5",
+            "none",
+            "top_activation",
+            "block7a_expand_conv",
+        ),
+    )
+}
+
+
+def keras_models_dirs() -> list[Path]:
+    """Folders where Keras keeps downloaded weights, in the order it uses them."""
+    home = os.environ.get("KERAS_HOME")
+    dirs = [Path(home) / "models"] if home else [Path.home() / ".keras" / "models"]
+    dirs.append(Path("/tmp/.keras/models"))  # Keras's fallback when the home is read-only
+    return dirs
+
+
+def cached_weights(spec: BackboneSpec) -> Path | None:
+    """The cached weight file of ``spec``, if any folder Keras uses holds it."""
+    for d in keras_models_dirs():
+        if (d / spec.weights_file).is_file():
+            return d / spec.weights_file
+    return None
+
+
+@dataclass
+class LoadedBackbone:
+    spec: BackboneSpec
+    model: keras.Model
+    weights: str  # "imagenet (cached file ...)", "imagenet (downloaded)" or "random ..."
+
+    @property
+    def pretrained(self) -> bool:
+        return self.weights.startswith("imagenet")
+
+
+def load_backbone(
+    key: str,
+    input_shape: tuple[int, int, int],
+    *,
+    allow_download: bool = True,
+    allow_random: bool = False,
+) -> LoadedBackbone:
+    """Build a frozen backbone (no classifier) with ImageNet weights.
+
+    Looks for the weight file in Keras's cache; otherwise lets Keras download it when
+    ``allow_download``; otherwise, or if that fails, raises — unless ``allow_random``, which
+    builds random weights and says so in ``weights``.
+
+    Raises:
+        KeyError: unknown ``key`` (message lists the known ones).
+        BackboneUnavailableError: no weights and random ones not allowed.
+    """
+    if key not in BACKBONES:
+        raise KeyError(f"unknown backbone {key!r}; known: {', '.join(BACKBONES)}")
+    spec = BACKBONES[key]
+    path = cached_weights(spec)
+    model, how, reason = None, "", ""
+    if path is not None:
+        model, how = spec.build(input_shape, str(path)), f"imagenet (cached file {path.name})"
+    elif allow_download:
+        try:
+            model, how = spec.build(input_shape, "imagenet"), "imagenet (downloaded)"
+        except Exception as exc:  # no network, refused, corrupt download: all mean "not here"
+            reason = f"download failed: {type(exc).__name__}: {str(exc)[:160]}"
+    else:
+        reason = "downloads disabled"
+    if model is None:
+        where = " or ".join(str(d) for d in keras_models_dirs()[:1])
+        message = (
+            f"{spec.title} ImageNet weights are not available ({reason}). Put "
+            f"{spec.weights_file} into {where} (Keras downloads it from {BASE_URL}/ when online)."
+        )
+        if not allow_random:
+            raise BackboneUnavailableError(message)
+        model, how = spec.build(input_shape, None), f"random (quick mode only): {message}"
+    model.trainable = False
+    model.name = spec.key  # stable name for layer paths like "vgg16/block5_conv3"
+    return LoadedBackbone(spec, model, how)
+
+
+def transfer_classifier(
+    backbone: LoadedBackbone,
+    input_shape: tuple[int, int, int],
+    n_classes: int,
+    augmentation: keras.Layer | None = None,
+    dropout: float = 0.3,
+    name: str | None = None,
+) -> keras.Model:
+    """Input (0..255) → [augmentation] → backbone preprocessing → backbone → GAP → head.
+
+    The backbone runs with ``training=False`` so its batch-normalisation statistics stay
+    frozen when it is later unfrozen for fine-tuning (the recommended Keras practice).
+    """
+    from .blocks import classifier_head
+
+    inp = keras.Input(shape=input_shape, name="image")
+    x = augmentation(inp) if augmentation is not None else inp
+    x = backbone.spec.preprocess_layer()(x)
+    x = backbone.model(x, training=False)
+    out = classifier_head(x, n_classes, dropout, flatten=False)
+    return keras.Model(inp, out, name=name or f"{backbone.spec.key}_classifier")
+
+
+def unfreeze_top(backbone: keras.Model, from_layer: str) -> int:
+    """Make ``from_layer`` and every later layer trainable, except batch normalisation.
+
+    Returns the number of trainable weights tensors afterwards.
+    """
+    names = [layer.name for layer in backbone.layers]
+    if from_layer not in names:
+        raise KeyError(f"no layer {from_layer!r} in {backbone.name!r}")
+    backbone.trainable = True
+    start = names.index(from_layer)
+    for i, layer in enumerate(backbone.layers):
+        layer.trainable = i >= start and not isinstance(layer, layers.BatchNormalization)
+    return len(backbone.trainable_weights)

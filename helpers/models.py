@@ -1,0 +1,50 @@
+"""Model builders the notebooks share: a configurable plain convnet and a transfer classifier.
+
+All models take float images in 0..255 and carry their own preprocessing (``Rescaling``
+or the backbone's), so saved models and visualisations need no outside step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+from keras import layers
+
+from .blocks import classifier_head, conv_bn_relu
+
+
+def plain_convnet(
+    input_shape: tuple[int, int, int],
+    n_classes: int,
+    filters: Sequence[int] = (32, 64, 128, 128),
+    convs_per_block: int = 1,
+    batchnorm: bool = True,
+    dropout: float = 0.5,
+    dense: int = 0,
+    augmentation: keras.Layer | None = None,
+    name: str = "convnet",
+) -> keras.Model:
+    """Blocks of 3×3 conv(-BN)-ReLU followed by 2×2 max pooling, then flatten and dense.
+
+    Layer names: ``block{i}_conv{j}_conv`` / ``_bn`` / ``_relu`` and ``block{i}_pool``.
+
+    Args:
+        filters: channels of each block; the image is halved after every block.
+        convs_per_block: convolutions per block before pooling.
+        dense: units of an extra hidden dense layer (0: none).
+        augmentation: a preprocessing-layer stack applied first (active only in training).
+    """
+    inp = keras.Input(shape=input_shape, name="image")
+    x = augmentation(inp) if augmentation is not None else inp
+    x = layers.Rescaling(1 / 255.0, name="rescale")(x)
+    for i, f in enumerate(filters, start=1):
+        for j in range(1, convs_per_block + 1):
+            x = conv_bn_relu(x, f, 3, name=f"block{i}_conv{j}", batchnorm=batchnorm)
+        x = layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
+    if dense:
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(dense, activation="relu", name="hidden")(x)
+        x = layers.Reshape((1, 1, dense), name="hidden_map")(x)
+    out = classifier_head(x, n_classes, dropout)
+    return keras.Model(inp, out, name=name)

@@ -1,0 +1,97 @@
+"""Backbone loading offline, the transfer classifier, fine-tuning switches and evaluation."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers.backbones import (
+    BACKBONES,
+    BackboneUnavailableError,
+    cached_weights,
+    load_backbone,
+    transfer_classifier,
+    unfreeze_top,
+)
+from helpers.evaluation import Evaluation, evaluate, plot_confusion
+
+
+@pytest.fixture
+def no_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(
+        "helpers.backbones.keras_models_dirs", lambda: [tmp_path / "keras" / "models"]
+    )
+
+
+def test_missing_weights_give_a_clear_error(no_weights):
+    with pytest.raises(
+        BackboneUnavailableError, match="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    ):
+        load_backbone("vgg16", (32, 32, 3), allow_download=False)
+
+
+def test_random_weights_only_when_allowed_and_labelled(no_weights):
+    bb = load_backbone("mobilenet_0.75", (64, 64, 3), allow_download=False, allow_random=True)
+    assert not bb.pretrained and bb.weights.startswith("random (quick mode only)")
+    assert bb.model.name == "mobilenet_0.75" and not bb.model.trainable
+
+
+def test_unknown_backbone_lists_known():
+    with pytest.raises(KeyError, match="mobilenet_0.75"):
+        load_backbone("alexnet", (32, 32, 3))
+
+
+def test_cached_mobilenet_weights_load_offline():
+    spec = BACKBONES["mobilenet_0.75"]
+    if cached_weights(spec) is None:
+        pytest.skip("MobileNet weights not in KERAS_HOME (materialize.sh DEST KERAS_HOME)")
+    bb = load_backbone("mobilenet_0.75", (96, 96, 3), allow_download=False)
+    assert bb.pretrained and "cached file" in bb.weights
+    first = bb.model.get_layer("conv1").get_weights()[0]
+    assert np.abs(first).mean() > 0.05  # trained filters, not a fresh initialiser's ~0.02
+
+
+def test_transfer_classifier_and_unfreeze(no_weights):
+    bb = load_backbone("mobilenet_0.75", (64, 64, 3), allow_download=False, allow_random=True)
+    model = transfer_classifier(bb, (64, 64, 3), 5)
+    assert model.output_shape == (None, 5)
+    frozen = len(model.trainable_weights)
+    assert frozen == 2  # only the dense head
+    n = unfreeze_top(bb.model, bb.spec.fine_tune_from)
+    assert n > 0 and len(model.trainable_weights) == frozen + n
+    assert not any(
+        layer.trainable
+        for layer in bb.model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    )
+    with pytest.raises(KeyError):
+        unfreeze_top(bb.model, "no_such_layer")
+
+
+def test_evaluation_metrics_match_hand_counts():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    probs = np.eye(3)[[0, 1, 1, 1, 2, 0]]
+    ev = Evaluation("m", ["a", "b", "c"], y, probs)
+    assert ev.accuracy == pytest.approx(4 / 6)
+    per = ev.per_class()
+    assert per.loc["b", "precision"] == pytest.approx(2 / 3) and per.loc["b", "recall"] == 1.0
+    assert per.loc["a", "recall"] == 0.5 and per["support"].tolist() == [2, 2, 2]
+    assert ev.confusion().tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    worst = ev.worst_confusions(5)
+    assert len(worst) == 2 and set(worst["true"]) == {"a", "c"}
+    assert ev.macro()["recall"] == pytest.approx((0.5 + 1 + 0.5) / 3)
+    assert plot_confusion(ev).axes
+
+
+def test_binary_sigmoid_outputs_and_evaluate_on_dataset():
+    inp = keras.Input((4,))
+    model = keras.Model(inp, keras.layers.Dense(1, activation="sigmoid")(inp))
+    model.layers[-1].set_weights([np.array([[1.0], [0], [0], [0]]), np.zeros(1)])
+    x = np.array([[5, 0, 0, 0], [-5, 0, 0, 0], [5, 0, 0, 0]], "float32")
+    ds = tf.data.Dataset.from_tensor_slices((x, np.array([1, 0, 0]))).batch(2)
+    ev = evaluate(model, ds, ["cat", "dog"])
+    assert ev.y_pred.tolist() == [1, 0, 1] and ev.accuracy == pytest.approx(2 / 3)
+    assert ev.errors().tolist() == [2]

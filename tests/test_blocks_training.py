@@ -1,0 +1,97 @@
+"""Inception and residual blocks, the plain convnet builder, FLOP counting and timed fitting."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers.blocks import compile_classifier, inception_block, residual_block
+from helpers.models import plain_convnet
+from helpers.training import count_flops, fit, images_per_second
+
+
+def _run(x_in, out, x):
+    return keras.Model(x_in, out)(x, training=False).numpy()
+
+
+def test_inception_block_concatenates_branches_and_keeps_size():
+    inp = keras.Input((16, 16, 24))
+    out = inception_block(inp, 8, 6, 12, 2, 4, 5, name="inc")
+    assert tuple(out.shape) == (None, 16, 16, 8 + 12 + 4 + 5)
+    model = keras.Model(inp, out)
+    names = {layer.name for layer in model.layers}
+    assert {
+        "inc_1x1_conv",
+        "inc_3x3_conv",
+        "inc_5x5_conv",
+        "inc_pool",
+        "inc_pool_proj_conv",
+    } <= names
+    assert model.get_layer("inc_5x5_conv").kernel.shape == (5, 5, 2, 4)
+
+
+def test_residual_block_with_zero_branch_is_identity():
+    inp = keras.Input((8, 8, 16))
+    out = residual_block(inp, 16, name="res")  # zero_init: last BN scale starts at 0
+    x = np.maximum(np.random.default_rng(0).normal(size=(2, 8, 8, 16)), 0).astype("float32")
+    np.testing.assert_allclose(_run(inp, out, x), x, atol=1e-6)
+    assert "res_proj_conv" not in {layer.name for layer in keras.Model(inp, out).layers}
+
+
+def test_residual_block_with_zero_branch_is_the_projection():
+    inp = keras.Input((8, 8, 16))
+    out = residual_block(inp, 32, strides=2, name="res", zero_init=False)
+    model = keras.Model(inp, out)
+    conv = model.get_layer("res_b_conv")
+    conv.set_weights([np.zeros_like(w) for w in conv.get_weights()])
+    assert tuple(out.shape) == (None, 4, 4, 32)
+    proj = keras.Model(inp, model.get_layer("res_proj_bn").output)
+    x = np.random.default_rng(1).normal(size=(2, 8, 8, 16)).astype("float32")
+    want = np.maximum(proj(x, training=False).numpy(), 0)
+    np.testing.assert_allclose(model(x, training=False).numpy(), want, atol=1e-6)
+
+
+def test_residual_block_learns_nonzero_branch():
+    inp = keras.Input((8, 8, 16))
+    out = residual_block(inp, 16, name="res", zero_init=False)
+    x = np.random.default_rng(0).normal(size=(1, 8, 8, 16)).astype("float32")
+    assert not np.allclose(_run(inp, out, x), np.maximum(x, 0))
+
+
+def test_plain_convnet_shapes_and_heads():
+    binary = plain_convnet((64, 64, 3), 2, filters=(8, 16, 32), name="b")
+    assert binary.output_shape == (None, 1)
+    assert binary.get_layer("block3_pool").output.shape[1:] == (8, 8, 32)
+    multi = plain_convnet(
+        (32, 32, 3), 10, filters=(8,), convs_per_block=2, dense=16, batchnorm=False
+    )
+    assert multi.output_shape == (None, 10)
+    assert "block1_conv2_conv" in {layer.name for layer in multi.layers}
+
+
+def test_count_flops_matches_hand_count():
+    inp = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same")(inp)
+    x = keras.layers.DepthwiseConv2D(3, padding="valid")(x)
+    x = keras.layers.Flatten()(x)
+    out = keras.layers.Dense(5)(x)
+    model = keras.Model(inp, out)
+    conv = 2 * 8 * 8 * 9 * 3 * 4
+    depthwise = 2 * 6 * 6 * 9 * 4
+    dense = 2 * (6 * 6 * 4) * 5
+    assert count_flops(model) == conv + depthwise + dense
+
+
+def test_fit_times_epochs_and_stops_early(tmp_path):
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).uniform(0, 255, (64, 16, 16, 3)).astype("float32")
+    y = (x[..., 0].mean(axis=(1, 2)) > 127).astype("int64")
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    model = compile_classifier(plain_convnet((16, 16, 3), 2, filters=(4,), dropout=0), 2, 1e-3)
+    res = fit(model, ds, ds, epochs=3, patience=1, verbose=0, backup_dir=tmp_path / "bk")
+    assert 1 <= res.epochs <= 3 and len(res.history["loss"]) == res.epochs
+    assert res.seconds >= sum(res.epoch_seconds) * 0.9 and res.params == model.count_params()
+    assert images_per_second(res, 64) > 0
+    assert res.best() == pytest.approx(max(res.history["val_accuracy"]))
