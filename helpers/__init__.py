@@ -34,6 +34,9 @@ def _import_tensorflow_quietly() -> None:
         import tensorflow as tf
 
         tf.config.list_physical_devices()  # the CUDA probe logs its own "no driver" error
+        # Retracing notices fire whenever a notebook compares several models in a loop;
+        # they are advice for library authors, not problems in a run.
+        tf.get_logger().setLevel("ERROR")
     finally:
         os.dup2(saved, 2)
         os.close(saved)

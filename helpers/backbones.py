@@ -11,6 +11,7 @@ returned ``weights`` field says so.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,12 @@ class BackboneSpec:
 
     def build(self, input_shape: tuple[int, int, int], weights: str | None) -> keras.Model:
         fn = getattr(keras.applications, self.builder)
-        return fn(include_top=False, weights=weights, input_shape=input_shape, **dict(self.kwargs))
+        with warnings.catch_warnings():
+            # MobileNet warns that sizes other than 128..224 reuse the 224 weights: intended
+            warnings.filterwarnings("ignore", message=".*will be loaded as the default")
+            return fn(
+                include_top=False, weights=weights, input_shape=input_shape, **dict(self.kwargs)
+            )
 
     def preprocess_layer(self) -> keras.Layer:
         if self.preprocess == "tf":

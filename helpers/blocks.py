@@ -50,7 +50,7 @@ def inception_block(
     b3 = conv_bn_relu(b3, f3, 3, name=f"{name}_3x3", batchnorm=batchnorm)
     b5 = conv_bn_relu(x, f5_reduce, 1, name=f"{name}_5x5_reduce", batchnorm=batchnorm)
     b5 = conv_bn_relu(b5, f5, 5, name=f"{name}_5x5", batchnorm=batchnorm)
-    bp = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
+    bp = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_branch_pool")(x)
     bp = conv_bn_relu(bp, pool_proj, 1, name=f"{name}_pool_proj", batchnorm=batchnorm)
     return layers.Concatenate(name=f"{name}_concat")([b1, b3, b5, bp])
 

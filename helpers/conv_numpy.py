@@ -25,8 +25,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 
-def output_size(size: int, kernel: int, stride: int = 1, padding: str = "valid",
-                dilation: int = 1) -> int:
+def output_size(
+    size: int, kernel: int, stride: int = 1, padding: str = "valid", dilation: int = 1
+) -> int:
     """Output length along one axis, with TensorFlow's ``valid``/``same`` rules."""
     k = dilation * (kernel - 1) + 1
     if padding == "valid":
@@ -45,8 +46,9 @@ def pad_amounts(size: int, kernel: int, stride: int, padding: str) -> tuple[int,
 
 
 def _pad(x: np.ndarray, kh: int, kw: int, stride: int, padding: str):
-    (t, b_), (l_, r) = pad_amounts(x.shape[1], kh, stride, padding), pad_amounts(
-        x.shape[2], kw, stride, padding
+    (t, b_), (l_, r) = (
+        pad_amounts(x.shape[1], kh, stride, padding),
+        pad_amounts(x.shape[2], kw, stride, padding),
     )
     return np.pad(x, ((0, 0), (t, b_), (l_, r), (0, 0))), (t, l_)
 
@@ -57,8 +59,13 @@ def _windows(xp: np.ndarray, kh: int, kw: int, stride: int, ho: int, wo: int) ->
     return win[:, ::stride, ::stride][:, :ho, :wo]
 
 
-def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride: int = 1,
-                   padding: str = "valid") -> np.ndarray:
+def conv2d_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None = None,
+    stride: int = 1,
+    padding: str = "valid",
+) -> np.ndarray:
     """``y[n, p, q, f] = sum_{i, j, c} xpad[n, p*s + i, q*s + j, c] * w[i, j, c, f] + b[f]``."""
     kh, kw = w.shape[:2]
     ho = output_size(x.shape[1], kh, stride, padding)
@@ -78,8 +85,9 @@ def dilate(dy: np.ndarray, stride: int) -> np.ndarray:
     return out
 
 
-def conv2d_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray, stride: int = 1,
-                    padding: str = "valid") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def conv2d_backward(
+    x: np.ndarray, w: np.ndarray, dy: np.ndarray, stride: int = 1, padding: str = "valid"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients ``(dL/dx, dL/dw, dL/db)`` of a convolution given ``dy = dL/dy``."""
     kh, kw, _, _ = w.shape
     n, h, wd, _ = x.shape
@@ -99,5 +107,5 @@ def conv2d_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray, stride: int = 
     # Rows/columns of the padded input that no window reached get zero gradient.
     dxp = np.zeros_like(xp, dtype=np.result_type(dy, w))
     dxp[:, :hp, :wp] = dxp_core
-    dx = dxp[:, top:top + h, left:left + wd]
+    dx = dxp[:, top : top + h, left : left + wd]
     return dx, dw, db

@@ -74,8 +74,12 @@ def run_probe(cfg: ProbeConfig) -> dict:
         raise ValueError("batch must be divisible by accumulation")
     keras.utils.set_random_seed(0)
     blocks = [
-        keras.Sequential([keras.layers.Conv2D(cfg.filters, 3, padding="same", activation="relu"),
-                          keras.layers.Conv2D(cfg.filters, 3, padding="same", activation="relu")])
+        keras.Sequential(
+            [
+                keras.layers.Conv2D(cfg.filters, 3, padding="same", activation="relu"),
+                keras.layers.Conv2D(cfg.filters, 3, padding="same", activation="relu"),
+            ]
+        )
         for _ in range(cfg.blocks)
     ]
     head = keras.Sequential([keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)])
@@ -105,6 +109,7 @@ def run_probe(cfg: ProbeConfig) -> dict:
     gpu = bool(tf.config.list_physical_devices("GPU"))
     if gpu:
         tf.config.experimental.reset_memory_stats("GPU:0")
+
     def update():
         total = [tf.zeros_like(v) for v in variables]
         for _ in range(cfg.accumulation):
@@ -135,7 +140,10 @@ def measure(cfg: ProbeConfig, timeout: float = 600) -> dict:
     """Run :func:`run_probe` in a fresh Python process and return its result."""
     out = subprocess.run(
         [sys.executable, "-m", "helpers.memory_probe", json.dumps(asdict(cfg))],
-        capture_output=True, text=True, timeout=timeout, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if out.returncode != 0:
         raise RuntimeError(f"memory probe {cfg.label} failed:\n{out.stderr[-2000:]}")

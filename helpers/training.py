@@ -63,6 +63,7 @@ def fit(
     callbacks: list[keras.callbacks.Callback] | None = None,
     verbose: int = 2,
     name: str | None = None,
+    class_weight: dict[int, float] | None = None,
 ) -> FitResult:
     """Train a compiled model and time it.
 
@@ -72,6 +73,7 @@ def fit(
         backup_dir: folder for ``keras.callbacks.BackupAndRestore``: a run killed midway
             and started again with the same folder resumes after its last finished epoch.
         verbose: 2 prints one line per epoch (readable in executed notebooks).
+        class_weight: per-class loss weights (integer labels), e.g. for imbalanced data.
     """
     timer = EpochTimer()
     cbs = [timer, *(callbacks or [])]
@@ -94,6 +96,7 @@ def fit(
         callbacks=cbs,
         verbose=verbose,
         shuffle=False,  # tf.data pipelines shuffle themselves
+        class_weight=class_weight,
     )
     seconds = time.perf_counter() - start
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}

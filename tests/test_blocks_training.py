@@ -95,3 +95,15 @@ def test_fit_times_epochs_and_stops_early(tmp_path):
     assert res.seconds >= sum(res.epoch_seconds) * 0.9 and res.params == model.count_params()
     assert images_per_second(res, 64) > 0
     assert res.best() == pytest.approx(max(res.history["val_accuracy"]))
+
+
+def test_stratified_holdout_is_per_class_and_disjoint():
+    from helpers.datasets import stratified_holdout
+
+    y = np.repeat(np.arange(4), [10, 20, 30, 2])
+    keep, held = stratified_holdout(y, 0.1, seed=3)
+    assert np.intersect1d(keep, held).size == 0 and len(keep) + len(held) == len(y)
+    assert np.bincount(y[held], minlength=4).tolist() == [1, 2, 3, 1]
+    assert np.array_equal(held, stratified_holdout(y, 0.1, seed=3)[1])
+    with pytest.raises(ValueError):
+        stratified_holdout(y, 1.5)

@@ -31,7 +31,9 @@ def test_ncc_ignores_brightness_and_contrast_changes():
 
 def test_plain_correlation_matches_numpy():
     img, t = _scene(2)[:10, :10], np.arange(9.0).reshape(3, 3)
-    expected = np.array([[np.sum(img[i:i + 3, j:j + 3] * t) for j in range(8)] for i in range(8)])
+    expected = np.array(
+        [[np.sum(img[i : i + 3, j : j + 3] * t) for j in range(8)] for i in range(8)]
+    )
     np.testing.assert_allclose(correlation_map(img, t), expected, rtol=1e-5)
 
 

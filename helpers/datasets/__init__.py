@@ -6,7 +6,7 @@ Every loader resolves the data folder the same way (explicit path, ``DATA_DIR``,
 """
 
 from .ahe import load_ahe
-from .base import ArraySplit, Dataset, FileSplit, subsample_per_class
+from .base import ArraySplit, Dataset, FileSplit, stratified_holdout, subsample_per_class
 from .cats_dogs import build_small_split, load_cats_dogs
 from .cifar10 import load_cifar10
 from .folders import check_image, scan_split
@@ -31,5 +31,6 @@ __all__ = [
     "load_cifar10",
     "load_gtsrb",
     "scan_split",
+    "stratified_holdout",
     "subsample_per_class",
 ]

@@ -113,6 +113,27 @@ def subsample_per_class(y: np.ndarray, limit: int | None, seed: int = 0) -> np.n
     return np.sort(np.concatenate(keep)) if keep else np.arange(0)
 
 
+def stratified_holdout(
+    y: np.ndarray, fraction: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices into ``(keep, holdout)`` with ``fraction`` of every class held out.
+
+    Used to carve a validation set out of a training split (CIFAR-10, AHE) so that model
+    choices never look at the test set. Each class keeps at least one example.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
+    rng = np.random.default_rng(seed)
+    held = []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        n = min(len(idx) - 1, max(1, round(fraction * len(idx))))
+        held.append(idx[:n])
+    holdout = np.sort(np.concatenate(held)) if held else np.arange(0)
+    keep = np.setdiff1d(np.arange(len(y)), holdout)
+    return keep, holdout
+
+
 def find_dataset_dir(
     dataset: str,
     explicit: str | Path | None,

@@ -1,0 +1,54 @@
+"""Class image generation: raises the target probability, handles bad input, measures agreement."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from helpers.class_images import (
+    ClassImageConfig,
+    agreement,
+    class_images,
+    colour_sqrt_covariance,
+)
+
+
+def _colour_classifier() -> keras.Model:
+    """Hand-set 3-class model: mean red, green or blue decides (softmax over channel means)."""
+    inp = keras.Input((24, 24, 3))
+    x = keras.layers.Rescaling(1 / 255.0)(inp)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(3, activation="softmax", name="predictions")(x)
+    model = keras.Model(inp, out)
+    model.get_layer("predictions").set_weights(
+        [np.eye(3, dtype="float32") * 8, np.zeros(3, "float32")]
+    )
+    return model
+
+
+@pytest.mark.parametrize("fourier", [True, False])
+def test_generated_images_reach_their_class(fourier):
+    model = _colour_classifier()
+    cfg = ClassImageConfig(steps=40, learning_rate=0.1, fourier=fourier)
+    images, curve = class_images(model, [0, 1, 2], config=cfg, seed=1)
+    assert images.shape == (3, 24, 24, 3) and images.dtype == np.uint8
+    assert np.all(curve[1] > curve[0]) and np.all(curve[1] > 0.5)
+    assert agreement(model, images, [0, 1, 2]).tolist() == [1.0, 1.0, 1.0]
+    # the red image is red, the green one green, the blue one blue
+    assert [int(im.reshape(-1, 3).mean(0).argmax()) for im in images] == [0, 1, 2]
+
+
+def test_colour_matrix_is_square_root_of_covariance():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0, 255, (500, 1))
+    pixels = np.concatenate(
+        [base, base * 0.5 + rng.uniform(0, 50, (500, 1)), rng.uniform(0, 255, (500, 1))], 1
+    )
+    m = colour_sqrt_covariance(pixels.reshape(500, 1, 1, 3))
+    np.testing.assert_allclose(m @ m, np.cov(pixels / 255.0, rowvar=False), atol=1e-10)
+
+
+def test_bad_class_index_is_reported():
+    with pytest.raises(ValueError, match="3 classes"):
+        class_images(_colour_classifier(), [5], config=ClassImageConfig(steps=1))

@@ -1,0 +1,119 @@
+"""Deconvnet, guided backpropagation and saliency against hand-computed results and autodiff."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers.deconv import project, strongest, support_box, to_image
+from helpers.errors import CnnSuiteError
+from helpers.layers import LayerNotFoundError
+from helpers.models import plain_convnet
+
+
+def _conv_relu_pool() -> keras.Model:
+    inp = keras.Input((4, 4, 1))
+    x = keras.layers.Conv2D(1, 2, use_bias=False, activation="relu", name="conv")(inp)
+    x = keras.layers.MaxPooling2D(2, name="pool")(x)
+    model = keras.Model(inp, x)
+    model.get_layer("conv").set_weights(
+        [np.array([[1, 0], [0, -1]], "float32").reshape(2, 2, 1, 1)]
+    )
+    return model
+
+
+X = np.array([[1, 2, 0, 1], [0, 3, 1, 0], [2, 0, 4, 1], [1, 1, 0, 2]], "float32")
+
+
+def test_deconvnet_matches_hand_computation_through_switches_and_transposed_filter():
+    # conv (valid): y = x[i,j] - x[i+1,j+1] -> [[-2,1,0],[0,-1,0],[1,0,2]]; ReLU keeps 1, 1, 2;
+    # 2x2 pooling of the top-left window picks the 1 at (0,1) (the switch); projecting it back
+    # places the kernel [[1,0],[0,-1]] at (0,1).
+    want = np.zeros((4, 4), "float32")
+    want[0, 1], want[1, 2] = 1.0, -1.0
+    for rule in ("deconvnet", "guided", "backprop"):
+        got = project(_conv_relu_pool(), X[None, ..., None], "pool", channel=0, rule=rule)
+        np.testing.assert_allclose(got[0, ..., 0], want, err_msg=rule)
+
+
+def _two_convs() -> keras.Model:
+    inp = keras.Input((2, 2, 1))
+    x = keras.layers.Conv2D(1, 1, use_bias=False, activation="relu", name="c1")(inp)
+    x = keras.layers.Conv2D(1, 2, use_bias=False, activation="relu", name="c2")(x)
+    model = keras.Model(inp, x)
+    model.get_layer("c1").set_weights([np.ones((1, 1, 1, 1), "float32")])
+    model.get_layer("c2").set_weights([np.array([[1, -1], [1, 1]], "float32").reshape(2, 2, 1, 1)])
+    return model
+
+
+def test_the_three_relu_rules_differ_as_defined():
+    # forward: relu(x) = [[1,1],[0,1]]; c2 = 1 - 1 + 0 + 1 = 1. Backward through c2: [[1,-1],[1,1]].
+    # deconvnet rectifies it, saliency masks it by the forward ReLU, guided does both.
+    x = np.array([[1, 1], [-1, 1]], "float32")[None, ..., None]
+    want = {
+        "deconvnet": [[1, 0], [1, 1]],
+        "guided": [[1, 0], [0, 1]],
+        "backprop": [[1, -1], [0, 1]],
+    }
+    for rule, expected in want.items():
+        got = project(_two_convs(), x, "c2", channel=0, rule=rule)[0, ..., 0]
+        np.testing.assert_allclose(got, np.array(expected, "float32"), err_msg=rule)
+
+
+def test_backprop_rule_equals_autodiff_gradient_with_batchnorm():
+    keras.utils.set_random_seed(3)
+    model = plain_convnet((16, 16, 3), 4, filters=(4, 8), name="bn_net")
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = layer.gamma.shape[0]
+            rng = np.random.default_rng(c)
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 2, c),
+                    rng.normal(0, 0.1, c),
+                    rng.normal(0, 0.1, c),
+                    rng.uniform(0.5, 2, c),
+                ]
+            )
+    x = np.random.default_rng(0).uniform(0, 255, (2, 16, 16, 3)).astype("float32")
+    got = project(model, x, "block2_conv1_relu", channel=5, rule="backprop")
+    sub = keras.Model(model.inputs[0], model.get_layer("block2_conv1_relu").output)
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        fmap = sub(xt, training=False)[..., 5]
+        flat = tf.reshape(fmap, [2, -1])
+        peak = tf.reduce_max(flat, axis=1)
+        score = tf.reduce_sum(tf.square(peak)) / 2  # the projection starts from the value itself
+    want = tape.gradient(score, xt).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6 * np.abs(want).max())
+    assert np.abs(want).max() > 0
+
+
+def test_deconvnet_through_pooling_and_strongest_images():
+    keras.utils.set_random_seed(0)
+    model = plain_convnet((32, 32, 3), 3, filters=(4, 8, 8), name="net")
+    x = np.random.default_rng(1).uniform(0, 255, (5, 32, 32, 3)).astype("float32")
+    proj = project(model, x, "block3_pool", rule="deconvnet")
+    assert proj.shape == x.shape and np.isfinite(proj).all()
+    order, peaks = strongest(model, x, "block2_conv1_relu", channel=2, k=3)
+    assert len(order) == 3 and np.all(np.diff(peaks) <= 0)
+    top, left, bottom, right = support_box(project(model, x[:1], "block1_conv1_relu")[0])
+    assert bottom - top <= 4 and right - left <= 4  # one 3x3 conv: a tiny receptive field
+    img = to_image(proj[0])
+    assert img.dtype == np.uint8 and img.shape == (32, 32, 3)
+
+
+def test_bad_layer_rule_and_channel_are_reported():
+    model = plain_convnet((16, 16, 3), 3, filters=(4,), name="net")
+    x = np.zeros((1, 16, 16, 3), "float32")
+    with pytest.raises(LayerNotFoundError):
+        project(model, x, "block7_conv1_relu")
+    with pytest.raises(ValueError, match="rule"):
+        project(model, x, "block1_conv1_relu", rule="magic")
+    with pytest.raises(ValueError, match="4 channels"):
+        project(model, x, "block1_conv1_relu", channel=9)
+    with pytest.raises(CnnSuiteError, match="not supported by the deconvnet"):
+        project(model, x, "predictions")

@@ -1,0 +1,90 @@
+"""Grayscale, global and adaptive histogram equalisation, and class-balance resampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers.imageproc import (
+    clahe,
+    clahe_numpy,
+    class_weights,
+    equalize,
+    oversample_indices,
+    to_grayscale,
+    undersample_indices,
+)
+
+
+def _dark_image(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(10, 60, (32, 32, 3)).astype("float32")  # a dim, low-contrast image
+
+
+def test_grayscale_uses_luma_weights():
+    img = np.zeros((2, 2, 3), "float32")
+    img[..., 0] = 100.0
+    out = to_grayscale(img).numpy()
+    assert out.shape == (2, 2, 1)
+    np.testing.assert_allclose(out, 29.9, atol=0.1)
+
+
+def test_global_equalisation_stretches_a_dark_image():
+    gray = to_grayscale(_dark_image())
+    out = equalize(gray).numpy()
+    assert out.shape == (32, 32, 1)
+    assert out.min() == 0.0 and out.max() == 255.0
+    # equalised values are roughly uniform: the median lands near the middle of the range
+    assert 90 < np.median(out) < 165
+    # monotone: the ordering of pixel values is kept
+    g = gray.numpy().ravel()
+    o = out.ravel()
+    order = np.argsort(g, kind="stable")
+    assert np.all(np.diff(o[order]) >= 0)
+
+
+def test_global_equalisation_keeps_colour_and_constant_images():
+    img = _dark_image()
+    img[..., 0] += 40  # reddish
+    out = equalize(img).numpy()
+    assert out.shape == img.shape and out.min() >= 0 and out.max() <= 255
+    assert out[..., 0].mean() > out[..., 2].mean()  # still red
+    assert out.mean() > img.mean() + 30  # brighter
+    flat = np.full((8, 8, 1), 77.0, "float32")
+    np.testing.assert_allclose(equalize(flat).numpy(), flat)
+
+
+def test_equalise_matches_opencv_on_grayscale():
+    import cv2
+
+    gray = np.rint(to_grayscale(_dark_image(3)).numpy()[..., 0]).astype(np.uint8)
+    ours = equalize(gray[..., None].astype("float32")).numpy()[..., 0]
+    assert np.abs(ours - cv2.equalizeHist(gray).astype("float32")).max() <= 1.0
+
+
+def test_clahe_raises_local_contrast_and_works_in_tf_data():
+    img = _dark_image(1)
+    out = clahe_numpy(img, clip_limit=3.0)
+    assert out.shape == img.shape and out.dtype == np.float32
+    assert out[..., 0].std() > img[..., 0].std() * 1.5
+    ds = tf.data.Dataset.from_tensor_slices(np.stack([img, img])).map(clahe)
+    first = next(iter(ds)).numpy()
+    np.testing.assert_allclose(first, out)
+    gray = clahe(to_grayscale(img)).numpy()
+    assert gray.shape == (32, 32, 1)
+
+
+def test_oversample_and_undersample_balance_classes():
+    y = np.repeat([0, 1, 2], [50, 10, 5])
+    over = oversample_indices(y, seed=0)
+    assert np.bincount(y[over]).tolist() == [50, 50, 50]
+    assert set(np.flatnonzero(y == 2)) <= set(over)  # originals all kept
+    under = undersample_indices(y, seed=0)
+    assert np.bincount(y[under]).tolist() == [5, 5, 5] and len(set(under)) == 15
+    assert np.array_equal(over, oversample_indices(y, seed=0))
+
+
+def test_class_weights_are_balanced():
+    w = class_weights(np.repeat([0, 1], [30, 10]))
+    assert w[0] == pytest.approx(40 / (2 * 30)) and w[1] == pytest.approx(2.0)
