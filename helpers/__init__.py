@@ -9,8 +9,10 @@ muted, so they do not show as a red block at the top of every notebook report.
 import os
 import sys
 
-# Keep TensorFlow's C++ INFO logs out of notebook outputs; warnings and errors still show.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Keep TensorFlow's C++ log lines out of notebook outputs (version-skew notices such as
+# "NodeDef mentions attribute ..." are logged at ERROR level yet harmless); Python
+# exceptions still propagate.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _import_tensorflow_quietly() -> None:

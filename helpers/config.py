@@ -66,7 +66,7 @@ def cache_dir() -> Path:
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and Keras/TensorFlow in one call."""
+    """Seed Python, NumPy and Keras/TensorFlow, and make TensorFlow ops deterministic."""
     random.seed(seed)
     import numpy as np
 
@@ -76,7 +76,11 @@ def set_seed(seed: int) -> None:
 
         keras.utils.set_random_seed(seed)
     except ImportError:  # pragma: no cover - keras is a hard dependency of the notebooks
-        pass
+        return
+    import tensorflow as tf
+
+    # Same seed, same numbers: deterministic kernels and tf.data ordering (small CPU cost).
+    tf.config.experimental.enable_op_determinism()
 
 
 @dataclass(frozen=True)

@@ -86,8 +86,8 @@ def fit(
                 restore_best_weights=True,
             )
         )
-    if backup_dir is not None:
-        cbs.append(keras.callbacks.BackupAndRestore(str(backup_dir)))
+    if backup_dir is not None:  # first, so an epoch is saved before anything else can fail
+        cbs.insert(0, keras.callbacks.BackupAndRestore(str(backup_dir)))
     start = time.perf_counter()
     hist = model.fit(
         train,

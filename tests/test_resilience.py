@@ -1,0 +1,115 @@
+"""Training that survives a kill (BackupAndRestore), multi-device training, reproducibility.
+
+Each check runs in a subprocess: killing one is the point of the first, and logical devices
+must be configured before TensorFlow initialises, which the test process already did.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+TRAIN = textwrap.dedent(
+    """
+    import json, os, sys
+    import numpy as np
+    import helpers  # noqa: F401
+    import keras, tensorflow as tf
+    from helpers.distribute import pick_strategy, split_cpu
+
+    mode, out = sys.argv[1], sys.argv[2]
+    devices = split_cpu(2) if mode == "mirrored" else None
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 8, 8, 3)).astype("float32")
+    y = (x[..., 0].mean(axis=(1, 2)) > 0).astype("int64")
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)  # fixed order: comparable runs
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if os.environ.get("KILL_AFTER_EPOCH") == str(epoch + 1):
+                os._exit(9)  # like a killed process: no clean-up, no saving
+
+    strategy = pick_strategy(devices) if mode == "mirrored" else tf.distribute.get_strategy()
+    with strategy.scope():
+        inp = keras.Input((8, 8, 3))
+        h = keras.layers.Conv2D(4, 3, activation="relu")(inp)
+        h = keras.layers.GlobalAveragePooling2D()(h)
+        model = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(h))
+        model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    from helpers.training import fit
+    backup = os.environ.get("BACKUP_DIR")
+    res = fit(model, ds, epochs=6, verbose=0, backup_dir=backup, callbacks=[Kill()])
+    json.dump({"weights": [w.tolist() for w in model.get_weights()],
+               "epochs_run": res.epochs, "replicas": strategy.num_replicas_in_sync,
+               "loss": res.history["loss"]}, open(out, "w"))
+    """
+)
+
+
+def _train(tmp_path, mode: str, tag: str, env: dict | None = None) -> tuple[int, dict | None]:
+    script = tmp_path / "train.py"
+    script.write_text(TRAIN)
+    out = tmp_path / f"{tag}.json"
+    import os
+
+    proc = subprocess.run(
+        [sys.executable, str(script), mode, str(out)],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    result = json.loads(out.read_text()) if out.exists() else None
+    if proc.returncode not in (0, 9):
+        raise AssertionError(proc.stderr[-3000:])
+    return proc.returncode, result
+
+
+def _weights(result: dict) -> list[np.ndarray]:
+    return [np.asarray(w) for w in result["weights"]]
+
+
+def test_killed_training_resumes_from_last_epoch_and_matches(tmp_path):
+    _, straight = _train(tmp_path, "single", "straight")
+    backup = {"BACKUP_DIR": str(tmp_path / "backup")}
+    rc, killed = _train(tmp_path, "single", "killed", {**backup, "KILL_AFTER_EPOCH": "3"})
+    assert rc == 9 and killed is None  # died after epoch 3 without finishing
+    rc, resumed = _train(tmp_path, "single", "resumed", backup)
+    assert rc == 0
+    assert resumed["epochs_run"] == 3  # epochs 4-6 only: it resumed, it did not start over
+    for a, b in zip(_weights(straight), _weights(resumed), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_mirrored_strategy_on_two_cpus_matches_one_device(tmp_path):
+    _, single = _train(tmp_path, "single", "one")
+    _, mirrored = _train(tmp_path, "mirrored", "two")
+    assert single["replicas"] == 1 and mirrored["replicas"] == 2
+    np.testing.assert_allclose(mirrored["loss"], single["loss"], rtol=1e-4)
+    for a, b in zip(_weights(single), _weights(mirrored), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_two_quick_runs_of_a_notebook_give_identical_metrics(tmp_path):
+    """Same seed, same data → the CIFAR-10 notebook's metrics agree exactly between runs."""
+    from helpers.config import REPO_ROOT
+
+    metrics = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        proc = subprocess.run(
+            [sys.executable, "-m", "helpers.execute", "03", "--quick", "--out", str(out)],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        metrics.append(json.loads((out / "results.json").read_text())["03_cifar10_blocks"])
+    a, b = (m["metrics"] for m in metrics)
+    assert a["test_accuracy"] and a == {**b, "seconds_per_epoch": a["seconds_per_epoch"]}
