@@ -9,13 +9,14 @@ NB     ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help setup test unit notebooks execute-all execute lint clean distclean
+.PHONY: help setup test unit notebooks execute-all execute readme lint clean distclean
 
 help:
 	@echo "make setup        create $(VENV) and install requirements.txt + helpers"
 	@echo "make test         unit tests + every notebook in quick mode (nbmake)"
 	@echo "make execute-all  run every notebook in full mode -> answers/ (ipynb, html, results.json)"
 	@echo "make execute NB=04  run one notebook in full mode (add QUICK=1 for quick mode)"
+	@echo "make readme       rewrite the README results table from answers/results.json"
 	@echo "make lint         ruff on helpers/ and tests/, nbqa ruff on notebooks/"
 	@echo "make clean        remove build outputs and caches (keeps .venv and data/)"
 
@@ -40,6 +41,10 @@ notebooks: setup
 
 execute-all: setup
 	$(BIN)/python -m helpers.execute
+	$(BIN)/python -m helpers.execute --readme
+
+readme: setup
+	$(BIN)/python -m helpers.execute --readme
 
 execute: setup
 	@test -n "$(NB)" || (echo "usage: make execute NB=04 [QUICK=1]" && exit 2)

@@ -54,3 +54,26 @@ def test_runner_writes_outputs_and_fails_on_a_bad_cell(tmp_path, monkeypatch):
     assert (out / "00_ok.html").read_text().count("<html") == 1
     assert "00_ok.html" in (out / "index.html").read_text()
     assert (out / "01_bad.partial.ipynb").exists() and not (out / "01_bad.ipynb").exists()
+
+
+def test_readme_results_block_is_generated_from_results(tmp_path):
+    results = {
+        "02_x": {
+            "mode": "full", "executed_wall_time_s": 90.0, "peak_memory_gib": 1.5,
+            "hardware": {"cpu": "CPU", "cores": 2, "memory_gib": 8, "gpus": []},
+            "metrics": {"acc": 0.91234, "per_model": {"a": 0.5, "b": 0.25}, "name": "x",
+                        "big": {str(i): i for i in range(9)}},
+        }
+    }
+    table = execute.results_markdown(results)
+    assert "| `02_x` | full | CPU, 2 cores, 8 GiB, no GPU | 1.5 min | 1.5 GiB |" in table
+    assert "acc: 0.9123; per_model: a 0.5, b 0.25 |" in table and "big" not in table
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{execute.README_START}\nold\n{execute.README_END}\noutro\n")
+    execute.update_readme(results, readme)
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
+    assert "`02_x`" in text
+    readme.write_text("no markers")
+    with pytest.raises(SystemExit, match="no results markers"):
+        execute.update_readme(results, readme)
