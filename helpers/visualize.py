@@ -75,15 +75,18 @@ def filter_patterns(
     filters: Sequence[int],
     image_size: tuple[int, int] | None = None,
     steps: int = 40,
-    step_size: float = 2.0,
+    step_size: float = 3.0,
+    jitter: int = 2,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Input images that maximise the mean activation of chosen filters (gradient ascent).
 
     All filters are optimised together as one batch (one image per filter), starting from
-    uniform noise around mid-grey (noise keeps ReLU units alive at the start). Each step
-    moves every image along its own gradient, scaled to unit RMS, by ``step_size`` grey
-    levels; images stay within 0..255.
+    mid-grey with a little noise. Each step shifts the images by a random offset of up to
+    ``jitter`` pixels (so the pattern cannot rely on exact pixel positions, which keeps it
+    smooth), then moves every image along its own gradient, scaled to unit RMS, by
+    ``step_size`` grey levels; images stay within 0..255. Pre-activation (convolution)
+    outputs make the best targets: a ReLU output that is zero everywhere has no gradient.
 
     Returns:
         ``(images, curve)``: uint8 images ``(F, H, W, 3)`` normalised for display, and the
@@ -98,43 +101,42 @@ def filter_patterns(
     if bad:
         raise ValueError(f"layer {layer_name!r} has {n_filters} filters; invalid indices {bad}")
     rng = np.random.default_rng(seed)
-    img = tf.Variable(rng.uniform(64, 192, (len(filters), h, w, channels)).astype("float32"))
+    img = tf.Variable(
+        np.clip(128.0 + rng.normal(0, 10, (len(filters), h, w, channels)), 0, 255).astype("float32")
+    )
     index = tf.constant(list(filters))
+    shifts = rng.integers(-jitter, jitter + 1, size=(steps, 2)) if jitter else np.zeros((steps, 2))
 
     def score(x: tf.Tensor) -> tf.Tensor:
-        act = fm(x, training=False)
-        margin = max(0, min(act.shape[1], act.shape[2]) // 8)  # ignore border effects
-        if margin:
-            act = act[:, margin:-margin, margin:-margin, :]
-        act = tf.transpose(act, (0, 3, 1, 2))  # (F, C, h, w)
+        act = tf.transpose(fm(x, training=False), (0, 3, 1, 2))  # (F, C, h, w)
         chosen = tf.gather(act, index, axis=1, batch_dims=1)
         return tf.reduce_mean(chosen, axis=(1, 2))
 
     @tf.function
-    def step(x: tf.Variable) -> tf.Tensor:
-        value = tf.convert_to_tensor(x)
+    def step(x: tf.Variable, shift: tf.Tensor) -> tf.Tensor:
+        value = tf.roll(tf.convert_to_tensor(x), shift, axis=(1, 2))
         with tf.GradientTape() as tape:
             tape.watch(value)
             s = score(value)
             total = tf.reduce_sum(s)
-        g = tape.gradient(total, value)
+        g = tf.roll(tape.gradient(total, value), -shift, axis=(1, 2))
         g /= tf.sqrt(tf.reduce_mean(tf.square(g), axis=(1, 2, 3), keepdims=True)) + 1e-8
         x.assign(tf.clip_by_value(x + step_size * g, 0.0, 255.0))
         return s
 
-    curve = []
-    for _ in range(steps):
-        curve.append(step(img).numpy())
-    curve.append(score(img).numpy())
+    curve = [score(img).numpy()]
+    for shift in shifts:
+        step(img, tf.constant(shift, tf.int32))
+        curve.append(score(img).numpy())
     return _display(img.numpy()), np.array(curve)
 
 
 def _display(images: np.ndarray) -> np.ndarray:
-    """Centre and stretch each image's contrast (mean ± 2 std) to uint8 for viewing."""
+    """Centre and stretch each image's contrast (mean ± 2.5 std) to uint8 for viewing."""
     out = []
     for im in images:
         im = (im - im.mean()) / (im.std() + 1e-5)
-        out.append(np.clip(im * 0.25 + 0.5, 0, 1))
+        out.append(np.clip(im * 0.2 + 0.5, 0, 1))
     return (np.array(out) * 255).astype("uint8")
 
 
