@@ -26,7 +26,7 @@ def test_inception_block_concatenates_branches_and_keeps_size():
         "inc_1x1_conv",
         "inc_3x3_conv",
         "inc_5x5_conv",
-        "inc_pool",
+        "inc_branch_pool",
         "inc_pool_proj_conv",
     } <= names
     assert model.get_layer("inc_5x5_conv").kernel.shape == (5, 5, 2, 4)
