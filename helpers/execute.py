@@ -162,7 +162,9 @@ def _headline(metrics: dict, limit: int = 4) -> str:
         return f"{v:.4g}" if isinstance(v, float) else str(v)
 
     items = []
-    for key, value in metrics.items():
+    # accuracy and F1 first: they are what a reader of the table looks for
+    ranked = sorted(metrics.items(), key=lambda kv: not any(w in kv[0] for w in ("acc", "f1")))
+    for key, value in ranked:
         if isinstance(value, bool) or not isinstance(value, (int, float, dict)):
             continue
         if isinstance(value, dict):
