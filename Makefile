@@ -6,10 +6,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NB     ?=
+ONLY   ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help setup test unit notebooks execute-all execute readme lint clean distclean
+.PHONY: help setup test unit notebooks execute-all execute readme bench colab-cell lint clean distclean
 
 help:
 	@echo "make setup        create $(VENV) and install requirements.txt + helpers"
@@ -17,6 +18,9 @@ help:
 	@echo "make execute-all  run every notebook in full mode -> answers/ (ipynb, html, results.json)"
 	@echo "make execute NB=04  run one notebook in full mode (add QUICK=1 for quick mode)"
 	@echo "make readme       rewrite the README results table from answers/results.json"
+	@echo "make bench        benchmark every dataset (about 1.5 h on 2 CPU cores) -> benchmarks/"
+	@echo "make bench ONLY=gtsrb  one or more of: gtsrb ahe cats cifar pipeline"
+	@echo "make colab-cell   rewrite the Colab set-up cell (first cell) of every notebook"
 	@echo "make lint         ruff on helpers/ and tests/, nbqa ruff on notebooks/"
 	@echo "make clean        remove build outputs and caches (keeps .venv and data/)"
 
@@ -50,8 +54,14 @@ execute: setup
 	@test -n "$(NB)" || (echo "usage: make execute NB=04 [QUICK=1]" && exit 2)
 	$(BIN)/python -m helpers.execute $(NB) $(if $(QUICK),--quick,)
 
+colab-cell: setup
+	$(BIN)/python helpers/colab.py notebooks
+
+bench: setup
+	$(BIN)/python -m benchmarks $(ONLY) --readme
+
 lint: setup
-	$(BIN)/ruff check helpers tests
+	$(BIN)/ruff check helpers tests benchmarks
 	$(BIN)/nbqa ruff notebooks
 
 clean:

@@ -195,16 +195,19 @@ def results_markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def replace_block(path: Path, start: str, end: str, body: str) -> None:
+    """Replace what lies between the ``start`` and ``end`` marker lines of a text file."""
+    text = path.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        raise SystemExit(f"{path} has no generated-block markers ({start!r} ... {end!r})")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{body}\n{end}{tail}", encoding="utf-8")
+
+
 def update_readme(results: dict, readme: Path) -> None:
     """Replace the block between the results markers of the README with the current table."""
-    text = readme.read_text(encoding="utf-8")
-    if README_START not in text or README_END not in text:
-        raise SystemExit(f"{readme} has no results markers ({README_START!r} ... {README_END!r})")
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    readme.write_text(
-        f"{head}{README_START}\n{results_markdown(results)}\n{README_END}{tail}", encoding="utf-8"
-    )
+    replace_block(readme, README_START, README_END, results_markdown(results))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -143,3 +143,85 @@ def images_per_second(result: FitResult, n_images: int) -> float:
     """Training throughput over the epochs after the first (which includes tracing)."""
     times = result.epoch_seconds[1:] or result.epoch_seconds
     return n_images / float(np.median(times)) if times else float("nan")
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Train for as many epochs as fit in a wall-clock budget, with a schedule planned to match.
+
+    The first epoch warms the learning rate up linearly to ``peak_lr`` (it also pays for
+    tracing and for filling the ``tf.data`` cache). After the second epoch, which runs at the
+    peak rate, the callback measures how long an epoch takes and plans how many more fit in
+    ``budget_s``; with ``cosine=True`` the rate then decays along a half cosine to
+    ``min_lr`` over exactly those epochs, so the run ends annealed instead of cut off.
+    With ``cosine=False`` the optimiser's own rate is left alone and training only stops.
+
+    The planned number of epochs is in :attr:`planned_epochs` (None before it is known).
+    """
+
+    def __init__(
+        self,
+        budget_s: float,
+        *,
+        peak_lr: float | None = None,
+        cosine: bool = True,
+        min_lr: float = 0.0,
+        safety: float = 0.97,
+    ) -> None:
+        super().__init__()
+        if cosine and peak_lr is None:
+            raise ValueError("a cosine schedule needs peak_lr")
+        self.budget_s = float(budget_s)
+        self.peak_lr = peak_lr
+        self.cosine = cosine
+        self.min_lr = min_lr
+        self.safety = safety
+        self.planned_epochs: int | None = None
+        self._start = 0.0
+        self._epoch_start = 0.0
+        self._epoch = 0
+        self._steps: int | None = None
+        self._step_in_epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+        self._steps = self.params.get("steps") if self.params else None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._step_in_epoch = 0
+        self._epoch_start = time.perf_counter()
+
+    def _lr(self) -> float | None:
+        if not self.cosine:
+            return None
+        steps = self._steps or 1
+        if self._epoch == 0:
+            return self.peak_lr * min(1.0, (self._step_in_epoch + 1) / steps)
+        if self.planned_epochs is None or self._epoch < 2:
+            return self.peak_lr
+        decay_epochs = max(1, self.planned_epochs - 2)
+        progress = ((self._epoch - 2) * steps + self._step_in_epoch) / (decay_epochs * steps)
+        progress = min(1.0, progress)
+        return self.min_lr + 0.5 * (self.peak_lr - self.min_lr) * (1 + np.cos(np.pi * progress))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        lr = self._lr()
+        if lr is not None:
+            self.model.optimizer.learning_rate.assign(lr)
+        self._step_in_epoch += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        if self._steps is None:  # unknown dataset length: learnt from the first epoch
+            self._steps = self._step_in_epoch
+        if epoch == 1:
+            per_epoch = now - self._epoch_start
+            left = self.budget_s * self.safety - (now - self._start)
+            extra = max(0, int(left // per_epoch))
+            max_epochs = self.params.get("epochs", 2 + extra) if self.params else 2 + extra
+            self.planned_epochs = min(max_epochs, 2 + extra)
+        if self.planned_epochs is not None and epoch + 1 >= self.planned_epochs:
+            self.model.stop_training = True
+        elif epoch == 0 and now - self._start >= self.budget_s * self.safety:
+            self.planned_epochs = 1
+            self.model.stop_training = True

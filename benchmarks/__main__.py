@@ -1,0 +1,58 @@
+"""Run the benchmark: ``python -m benchmarks [DATASET ...] [--quick] [--out DIR] [--readme]``.
+
+Full mode (default) trains every headline model on the real data under the time budgets of
+the benchmark issue and merges its rows into ``benchmarks/results.json`` and
+``benchmarks/results.md``. Quick mode runs the same code on a few images per class with
+budgets of seconds, writes to ``build/bench-quick/`` and never touches the committed results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import helpers  # noqa: F401  (mutes TensorFlow's start-up logs)
+from helpers.execute import replace_block
+
+from .core import BENCH_END, BENCH_START, Bench, markdown, merge_results
+from .tasks import TASKS
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("datasets", nargs="*", help=f"some of {', '.join(TASKS)} (default: all)")
+    parser.add_argument("--quick", action="store_true", help="a few images, seconds of training")
+    parser.add_argument("--out", type=Path, help="folder for results.json and results.md")
+    parser.add_argument("--readme", type=Path, nargs="?", const=HERE.parent / "README.md",
+                        help="also rewrite the benchmark table in this README")
+    parser.add_argument("--table-only", action="store_true",
+                        help="do not run anything; rewrite the tables from results.json")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.datasets) - set(TASKS))
+    if unknown:
+        parser.error(f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(TASKS)}")
+    out = args.out or (HERE.parent / "build" / "bench-quick" if args.quick else HERE)
+    results_path = out / "results.json"
+    rows = {}
+    if not args.table_only:
+        bench = Bench(quick=args.quick)
+        for name in args.datasets or list(TASKS):
+            start = time.perf_counter()
+            TASKS[name](bench)
+            print(f"[bench] {name} done in {time.perf_counter() - start:.0f} s", flush=True)
+        rows = bench.rows
+    results = merge_results(results_path, rows)
+    table = markdown(results)
+    (out / "results.md").write_text(table + "\n", encoding="utf-8")
+    print(table)
+    if args.readme:
+        replace_block(args.readme, BENCH_START, BENCH_END, table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
