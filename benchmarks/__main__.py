@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             TASKS[name](bench)
             print(f"[bench] {name} done in {time.perf_counter() - start:.0f} s", flush=True)
+            merge_results(results_path, bench.rows)  # a later failure keeps finished tasks
         rows = bench.rows
     results = merge_results(results_path, rows)
     table = markdown(results)

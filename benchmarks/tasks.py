@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from helpers.backbones import load_backbone
+from helpers.backbones import feature_extractor, load_backbone, pooled_features
 from helpers.blocks import classifier_head, compile_classifier, conv_bn_relu, residual_block
 from helpers.datasets import load_ahe, load_cats_dogs, load_cifar10, load_gtsrb
 from helpers.datasets.base import Dataset, FileSplit, stratified_holdout
@@ -31,6 +31,7 @@ from .core import Bench, Target
 
 TARGETS = {
     "gtsrb/cnn": Target("≥ 99.2 % in ≤ 15 min", 0.992, 15 * 60),
+    "gtsrb/cnn_clahe": Target("≥ 99.2 % in ≤ 15 min", 0.992, 15 * 60),
     "gtsrb/best": Target("≥ 99.5 % (best of suite)", 0.995),
     "ahe/scratch": Target("≥ 92 % in ≤ 20 min", 0.92, 20 * 60),
     "ahe/best": Target("≥ 95 % (best of suite)", 0.95),
@@ -82,6 +83,7 @@ def _train_eval(
         budget_seconds=budget_s,
         images_per_second=images_per_second(res, n_train),
         final_val_accuracy=res.history.get("val_accuracy", [None])[-1],
+        stopped_by_budget=budget.stopped_by_budget,
         params=model.count_params(),
         mflops_per_image=count_flops(model) / 1e6,
         target=target.text if target else "",
@@ -115,32 +117,50 @@ def gtsrb_prep(image: tf.Tensor) -> tf.Tensor:
     return clahe(to_grayscale(image))
 
 
-def gtsrb_cnn(name: str = "gtsrb_cnn") -> keras.Model:
+def gtsrb_cnn(channels: int = 1, name: str = "gtsrb_cnn") -> keras.Model:
     """Three blocks of two 3×3 conv-BN-ReLU (32, 64, 128 channels), dropout, softmax."""
     model = plain_convnet(
-        (32, 32, 1), 43, filters=(32, 64, 128), convs_per_block=2, dropout=0.5, name=name
+        (32, 32, channels), 43, filters=(32, 64, 128), convs_per_block=2, dropout=0.5, name=name
     )
     return compile_classifier(model, 43, learning_rate=2e-3)
 
 
+GTSRB_INPUTS = {  # row key -> (title, per-image map before the cache, channels)
+    "gtsrb/cnn": ("CNN 3×2 conv-BN, colour, augmented", None, 3),
+    "gtsrb/cnn_clahe": ("CNN 3×2 conv-BN, grayscale + CLAHE, augmented", gtsrb_prep, 1),
+}
+
+
 def gtsrb(b: Bench) -> None:
-    b.reseed()
+    """The same CNN and recipe on colour and on grayscale + CLAHE inputs, and their committee."""
     ds = load_gtsrb(limit_per_class=b.pick(12, None), allow_synthetic=b.quick)
     tr, va, te = ds["train"], ds["validation"], ds["test"]
-    aug = make_augmentation(
-        flip=None, rotation=0.04, zoom=0.1, translation=0.08, contrast=0.0, seed=b.seed
-    )
-    train = to_tf_dataset(tr, batch_size=128, shuffle=True, seed=b.seed, map_fn=gtsrb_prep,
-                          augment=aug)
-    val = to_tf_dataset(va, batch_size=512, map_fn=gtsrb_prep)
-    test = to_tf_dataset(te, batch_size=512, map_fn=gtsrb_prep)
     data = _data_line(ds, b.quick, train=len(tr), validation=len(va), test=len(te))
-    ev = _train_eval(
-        b, "gtsrb/cnn", dataset="GTSRB", title="CNN 3×2 conv-BN, grayscale + CLAHE, augmented",
-        model=gtsrb_cnn(), train=train, n_train=len(tr), val=val, test=test,
-        class_names=ds.class_names, budget_s=b.pick(20, 15 * 60), data=data, peak_lr=2e-3,
+    evs = {}
+    for key, (title, prep, channels) in GTSRB_INPUTS.items():
+        b.reseed()
+        aug = make_augmentation(
+            flip=None, rotation=0.04, zoom=0.1, translation=0.08, contrast=0.0, seed=b.seed
+        )
+        train = to_tf_dataset(tr, batch_size=128, shuffle=True, seed=b.seed, map_fn=prep,
+                              augment=aug)
+        val = to_tf_dataset(va, batch_size=512, map_fn=prep)
+        test = to_tf_dataset(te, batch_size=512, map_fn=prep)
+        evs[title] = _train_eval(
+            b, key, dataset="GTSRB", title=title, model=gtsrb_cnn(channels), train=train,
+            n_train=len(tr), val=val, test=test, class_names=ds.class_names,
+            budget_s=b.pick(20, 15 * 60), data=data, peak_lr=2e-3,
+            notes="target for one CNN: ≥ 99.2 % in ≤ 15 min",
+        )
+    mean = np.mean([ev.probs for ev in evs.values()], axis=0)
+    committee = Evaluation("committee", ds.class_names, te.y, mean)
+    b.add(
+        "gtsrb/committee", dataset="GTSRB", model="committee: mean of the two CNNs' probabilities",
+        data=data, test_accuracy=committee.accuracy, macro_f1=committee.macro()["f1"],
+        train_seconds=sum(b.rows[k]["train_seconds"] for k in GTSRB_INPUTS),
+        target="", target_met=None,
     )
-    _best_row(b, "gtsrb/best", "GTSRB", {"CNN": ev}, data)
+    _best_row(b, "gtsrb/best", "GTSRB", {**evs, "committee": committee}, data)
 
 
 # ------------------------------------------------------------------------------- AHE
@@ -154,18 +174,6 @@ def ahe_cnn() -> keras.Model:
     return compile_classifier(model, 10, learning_rate=2e-3)
 
 
-def _features(
-    backbone: keras.Model, split: FileSplit, image_size: tuple[int, int], batch: int
-) -> np.ndarray:
-    """Pooled backbone features of every image, averaged with those of its mirror image."""
-    ds = to_tf_dataset(split, batch_size=batch, image_size=image_size, cache=False)
-    out = []
-    for x, _ in ds:
-        f = backbone(x, training=False) + backbone(tf.reverse(x, axis=[2]), training=False)
-        out.append(0.5 * f.numpy())
-    return np.concatenate(out)
-
-
 def _pretrained_probe(
     b: Bench, train: FileSplit, val: FileSplit, test: FileSplit, image_size: tuple[int, int]
 ) -> tuple[np.ndarray, dict]:
@@ -175,12 +183,15 @@ def _pretrained_probe(
     train + validation with the chosen C.
     """
     loaded = load_backbone("mobilenet_0.75", (*image_size, 3), allow_random=b.quick)
-    inp = keras.Input((*image_size, 3))
-    x = loaded.spec.preprocess_layer()(inp)
-    x = loaded.model(x, training=False)
-    extractor = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(x))
+    extractor = feature_extractor(loaded, (*image_size, 3))
     start = time.perf_counter()
-    f_tr, f_va, f_te = (_features(extractor, s, image_size, 64) for s in (train, val, test))
+    f_tr, f_va, f_te = (
+        pooled_features(
+            extractor, to_tf_dataset(s, batch_size=64, image_size=image_size, cache=False),
+            mirror=True,
+        )[0]
+        for s in (train, val, test)
+    )
     feature_s = time.perf_counter() - start
     scores = {}
     for c in (0.03, 0.1, 0.3, 1.0):
@@ -376,12 +387,12 @@ def _materialise(ds: tf.data.Dataset) -> tuple[tf.Tensor, tf.Tensor]:
 def pipeline(b: Bench) -> None:
     """Training throughput through the real ``tf.data`` pipeline versus the same tensors
     handed to ``fit`` from memory, on an array dataset (GTSRB) and a JPEG one (AHE)."""
-    epochs = b.pick(1, 3)
+    epochs = b.pick(1, 2)
     cases = []
-    g = load_gtsrb(limit_per_class=b.pick(8, 250), allow_synthetic=b.quick)
+    g = load_gtsrb(limit_per_class=b.pick(8, 150), allow_synthetic=b.quick)
     cases.append(("GTSRB pickles: CLAHE map, cache, shuffle, batch 128, prefetch",
-                  g, gtsrb_cnn, 128, {"map_fn": gtsrb_prep}))
-    a = load_ahe(limit_per_class=b.pick(8, 300), allow_synthetic=b.quick)
+                  g, gtsrb_cnn, 128, {"map_fn": gtsrb_prep}))  # 1 channel
+    a = load_ahe(limit_per_class=b.pick(8, 200), allow_synthetic=b.quick)
     cases.append(("AHE JPEG files: decode, resize, cache, shuffle, batch 64, prefetch",
                   a, ahe_cnn, 64, {"image_size": (64, 64)}))
     for (title, ds, build, batch, opts), key in zip(
@@ -392,14 +403,16 @@ def pipeline(b: Bench) -> None:
         real = to_tf_dataset(split, batch_size=batch, shuffle=True, seed=b.seed, **opts)
         x, y = _materialise(to_tf_dataset(split, batch_size=1024, **opts))
         rates = {"pipeline": [], "memory": []}
-        for _ in range(2):  # alternate, so drift in machine speed hits both alike
+        for _ in range(3):  # alternate, so the machine's changing speed hits both alike
             rates["pipeline"].append(_pipeline_fit_ips(build(), real, len(split), epochs))
             rates["memory"].append(_memory_fit_ips(build(), x, y, epochs, batch))
-        p, m = float(np.median(rates["pipeline"])), float(np.median(rates["memory"]))
+        # best of three: other load on a shared machine only ever slows a run down
+        p, m = max(rates["pipeline"]), max(rates["memory"])
         b.add(
             key, dataset=title.split(":")[0], model=title,
             data=_data_line(ds, True, train=len(split)),
             pipeline_images_per_second=p, memory_images_per_second=m, ratio=p / m,
+            median_ratio=float(np.median(rates["pipeline"]) / np.median(rates["memory"])),
             runs={k: [round(v, 1) for v in vs] for k, vs in rates.items()},
             target=f"ratio ≥ {PIPELINE_TARGET}", target_met=bool(p / m >= PIPELINE_TARGET),
         )

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
+import tensorflow as tf
 from keras import layers
 
 from .errors import CnnSuiteError
@@ -231,3 +233,30 @@ def unfreeze_top(backbone: keras.Model, from_layer: str) -> int:
     for i, layer in enumerate(backbone.layers):
         layer.trainable = i >= start and not isinstance(layer, layers.BatchNormalization)
     return len(backbone.trainable_weights)
+
+
+def feature_extractor(backbone: LoadedBackbone, input_shape: tuple[int, int, int]) -> keras.Model:
+    """Image (0..255) → the backbone's own preprocessing → backbone → global average pooling."""
+    inp = keras.Input(shape=input_shape, name="image")
+    x = backbone.spec.preprocess_layer()(inp)
+    x = backbone.model(x, training=False)
+    out = layers.GlobalAveragePooling2D(name="pooled")(x)
+    return keras.Model(inp, out, name=f"{backbone.spec.key}_features")
+
+
+def pooled_features(
+    extractor: keras.Model, ds: tf.data.Dataset, *, mirror: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of every batch of ``ds``, in order.
+
+    With ``mirror`` each image's features are averaged with those of its left-right mirror
+    image, a cheap test-time augmentation for frozen features (not for traffic signs).
+    """
+    feats, labels = [], []
+    for x, y in ds:
+        f = extractor(x, training=False)
+        if mirror:
+            f = 0.5 * (f + extractor(tf.reverse(x, axis=[2]), training=False))
+        feats.append(keras.ops.convert_to_numpy(f))
+        labels.append(np.asarray(y))
+    return np.concatenate(feats), np.concatenate(labels)

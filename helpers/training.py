@@ -146,16 +146,19 @@ def images_per_second(result: FitResult, n_images: int) -> float:
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Train for as many epochs as fit in a wall-clock budget, with a schedule planned to match.
+    """Train for as long as a wall-clock budget allows, annealing the learning rate by the clock.
 
     The first epoch warms the learning rate up linearly to ``peak_lr`` (it also pays for
-    tracing and for filling the ``tf.data`` cache). After the second epoch, which runs at the
-    peak rate, the callback measures how long an epoch takes and plans how many more fit in
-    ``budget_s``; with ``cosine=True`` the rate then decays along a half cosine to
-    ``min_lr`` over exactly those epochs, so the run ends annealed instead of cut off.
+    tracing and for filling the ``tf.data`` cache). From then on the rate follows a half
+    cosine from ``peak_lr`` to ``min_lr`` as a function of *elapsed time*: it reaches
+    ``min_lr`` at the deadline (``safety × budget_s``), so a run ends annealed however fast or
+    unevenly the machine goes. After every epoch the callback stops training if one more
+    epoch, as long as the slowest of the last three, would end past the deadline.
     With ``cosine=False`` the optimiser's own rate is left alone and training only stops.
 
-    The planned number of epochs is in :attr:`planned_epochs` (None before it is known).
+    Attributes:
+        epoch_seconds: wall time of each finished epoch.
+        stopped_by_budget: True when the budget, not the epoch limit, ended training.
     """
 
     def __init__(
@@ -165,7 +168,7 @@ class TimeBudget(keras.callbacks.Callback):
         peak_lr: float | None = None,
         cosine: bool = True,
         min_lr: float = 0.0,
-        safety: float = 0.97,
+        safety: float = 0.98,
     ) -> None:
         super().__init__()
         if cosine and peak_lr is None:
@@ -175,12 +178,17 @@ class TimeBudget(keras.callbacks.Callback):
         self.cosine = cosine
         self.min_lr = min_lr
         self.safety = safety
-        self.planned_epochs: int | None = None
-        self._start = 0.0
-        self._epoch_start = 0.0
+        self.epoch_seconds: list[float] = []
+        self.stopped_by_budget = False
+        self._start = self._epoch_start = self._warm_end = 0.0
         self._epoch = 0
         self._steps: int | None = None
         self._step_in_epoch = 0
+
+    @property
+    def deadline(self) -> float:
+        """``perf_counter`` time by which training should have ended."""
+        return self._start + self.budget_s * self.safety
 
     def on_train_begin(self, logs=None):
         self._start = time.perf_counter()
@@ -191,37 +199,27 @@ class TimeBudget(keras.callbacks.Callback):
         self._step_in_epoch = 0
         self._epoch_start = time.perf_counter()
 
-    def _lr(self) -> float | None:
-        if not self.cosine:
-            return None
-        steps = self._steps or 1
+    def learning_rate(self, now: float) -> float:
+        """The scheduled rate at ``perf_counter`` time ``now`` in the current epoch."""
         if self._epoch == 0:
-            return self.peak_lr * min(1.0, (self._step_in_epoch + 1) / steps)
-        if self.planned_epochs is None or self._epoch < 2:
-            return self.peak_lr
-        decay_epochs = max(1, self.planned_epochs - 2)
-        progress = ((self._epoch - 2) * steps + self._step_in_epoch) / (decay_epochs * steps)
-        progress = min(1.0, progress)
+            if not self._steps:
+                return float(self.peak_lr)
+            return self.peak_lr * min(1.0, (self._step_in_epoch + 1) / self._steps)
+        span = max(self.deadline - self._warm_end, 1e-9)
+        progress = min(1.0, max(0.0, (now - self._warm_end) / span))
         return self.min_lr + 0.5 * (self.peak_lr - self.min_lr) * (1 + np.cos(np.pi * progress))
 
     def on_train_batch_begin(self, batch, logs=None):
-        lr = self._lr()
-        if lr is not None:
-            self.model.optimizer.learning_rate.assign(lr)
+        if self.cosine:
+            self.model.optimizer.learning_rate.assign(self.learning_rate(time.perf_counter()))
         self._step_in_epoch += 1
 
     def on_epoch_end(self, epoch, logs=None):
         now = time.perf_counter()
-        if self._steps is None:  # unknown dataset length: learnt from the first epoch
-            self._steps = self._step_in_epoch
-        if epoch == 1:
-            per_epoch = now - self._epoch_start
-            left = self.budget_s * self.safety - (now - self._start)
-            extra = max(0, int(left // per_epoch))
-            max_epochs = self.params.get("epochs", 2 + extra) if self.params else 2 + extra
-            self.planned_epochs = min(max_epochs, 2 + extra)
-        if self.planned_epochs is not None and epoch + 1 >= self.planned_epochs:
-            self.model.stop_training = True
-        elif epoch == 0 and now - self._start >= self.budget_s * self.safety:
-            self.planned_epochs = 1
+        self.epoch_seconds.append(now - self._epoch_start)
+        if epoch == 0:
+            self._warm_end = now
+        recent = self.epoch_seconds[1:][-3:] or self.epoch_seconds
+        if now + max(recent) > self.deadline:
+            self.stopped_by_budget = True
             self.model.stop_training = True

@@ -11,7 +11,9 @@ from helpers.backbones import (
     BACKBONES,
     BackboneUnavailableError,
     cached_weights,
+    feature_extractor,
     load_backbone,
+    pooled_features,
     transfer_classifier,
     unfreeze_top,
 )
@@ -69,6 +71,22 @@ def test_transfer_classifier_and_unfreeze(no_weights):
     )
     with pytest.raises(KeyError):
         unfreeze_top(bb.model, "no_such_layer")
+
+
+def test_pooled_features_keep_order_and_mirror(no_weights):
+    bb = load_backbone("mobilenet_0.75", (64, 64, 3), allow_download=False, allow_random=True)
+    extractor = feature_extractor(bb, (64, 64, 3))
+    x = np.random.default_rng(0).uniform(0, 255, (7, 64, 64, 3)).astype("float32")
+    y = np.arange(7)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(3)
+    plain, labels = pooled_features(extractor, ds)
+    mirrored, _ = pooled_features(extractor, ds, mirror=True)
+    assert plain.shape == (7, bb.model.output_shape[-1]) and labels.tolist() == y.tolist()
+    direct = extractor.predict(x, verbose=0)
+    flipped = extractor.predict(x[:, :, ::-1], verbose=0)
+    np.testing.assert_allclose(plain, direct, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(mirrored, 0.5 * (direct + flipped), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(plain, mirrored, atol=1e-5)
 
 
 def test_evaluation_metrics_match_hand_counts():
