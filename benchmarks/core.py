@@ -154,6 +154,7 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {_num(r.get('memory_images_per_second'))} | {_num(r.get('ratio'), '{:.3f}')} "
                 f"| {r.get('target', '')} | {_met(r.get('target_met'))} |"
             )
+    codes = sorted({r.get("code", "not recorded") for r in rows.values()})
     hw = sorted({r.get("hardware", "") for r in rows.values()})
     modes = sorted({r.get("mode", "") for r in rows.values()})
     dates = sorted(r.get("measured", "") for r in rows.values())
@@ -161,7 +162,8 @@ def markdown(results: dict[str, Any]) -> str:
         out += [
             "",
             f"Mode: {', '.join(modes)}; hardware: {'; '.join(hw)}; measured "
-            f"{dates[0]} to {dates[-1]}. Training time is wall time of `fit` including "
+            f"{dates[0]} to {dates[-1]}; code version: {', '.join(codes)}. "
+            "Training time is wall time of `fit` including "
             "the per-epoch validation; throughput is training images per second in the "
             "epochs after the first.",
         ]

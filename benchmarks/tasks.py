@@ -42,9 +42,18 @@ TARGETS = {
 PIPELINE_TARGET = 0.95
 
 
-def _data_line(ds: Dataset, quick: bool, **splits: int) -> str:
+def _data_line(ds: Dataset, quick: bool, official: int | None = None, **splits: int) -> str:
+    """Split sizes and whether they are the whole official dataset, a subset or a stand-in."""
     sizes = ", ".join(f"{k} {v:,}".replace(",", " ") for k, v in splits.items())
-    scope = "synthetic stand-in" if ds.synthetic else ("real, subset" if quick else "real")
+    total = sum(splits.values())
+    if ds.synthetic:
+        scope = "synthetic stand-in"
+    elif quick:
+        scope = "real, subset"
+    elif official and total < official:
+        scope = f"real, {total:,} of the official {official:,} images".replace(",", " ")
+    else:
+        scope = "real"
     return f"{sizes} ({scope})"
 
 
@@ -135,7 +144,7 @@ def gtsrb(b: Bench) -> None:
     """The same CNN and recipe on colour and on grayscale + CLAHE inputs, and their committee."""
     ds = load_gtsrb(limit_per_class=b.pick(12, None), allow_synthetic=b.quick)
     tr, va, te = ds["train"], ds["validation"], ds["test"]
-    data = _data_line(ds, b.quick, train=len(tr), validation=len(va), test=len(te))
+    data = _data_line(ds, b.quick, 51_839, train=len(tr), validation=len(va), test=len(te))
     evs = {}
     for key, (title, prep, channels) in GTSRB_INPUTS.items():
         b.reseed()
@@ -218,7 +227,7 @@ def ahe(b: Bench) -> None:
     ds = load_ahe(limit_per_class=b.pick(10, None), allow_synthetic=b.quick)
     keep, held = stratified_holdout(ds["train"].y, 0.1, seed=b.seed)
     tr, va, te = ds["train"].take(keep), ds["train"].take(held), ds["test"]
-    data = _data_line(ds, b.quick, train=len(tr), validation=len(va), test=len(te))
+    data = _data_line(ds, b.quick, 11_639, train=len(tr), validation=len(va), test=len(te))
     aug = make_augmentation(rotation=0.03, zoom=0.1, translation=0.08, contrast=0.1, seed=b.seed)
     train = to_tf_dataset(tr, batch_size=64, image_size=(64, 64), shuffle=True, seed=b.seed,
                           augment=aug)
@@ -335,7 +344,7 @@ def cifar(b: Bench) -> None:
     ds = load_cifar10(limit_per_class=b.pick(12, None), allow_synthetic=b.quick,
                       download=not b.quick)
     tr, te = ds["train"], ds["test"]
-    data = _data_line(ds, b.quick, train=len(tr), test=len(te))
+    data = _data_line(ds, b.quick, 60_000, train=len(tr), test=len(te))
     aug = make_augmentation(rotation=0.0, zoom=0.0, translation=0.1, contrast=0.0, seed=b.seed)
     budget = b.pick(20, 15 * 60)
     for key, title, build, batch, lr in (

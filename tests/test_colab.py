@@ -25,8 +25,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 SIMULATE = """
 import json, sys, types
-google = types.ModuleType("google"); google.colab = types.ModuleType("google.colab")
-sys.modules["google"] = google; sys.modules["google.colab"] = google.colab
+sys.modules["google.colab"] = types.ModuleType("google.colab")  # what Colab's kernel has
 exec(compile(open(sys.argv[1]).read(), "first_cell", "exec"))
 import helpers.config as config, os
 print("RESULT " + json.dumps({"helpers": config.__file__, "data_dir": os.environ.get("DATA_DIR"),
