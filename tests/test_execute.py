@@ -75,5 +75,5 @@ def test_readme_results_block_is_generated_from_results(tmp_path):
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
     assert "`02_x`" in text
     readme.write_text("no markers")
-    with pytest.raises(SystemExit, match="no results markers"):
+    with pytest.raises(SystemExit, match="no generated-block markers"):
         execute.update_readme(results, readme)
