@@ -62,18 +62,18 @@ class Bench:
         self.rows: dict[str, dict[str, Any]] = {}
         self.hardware = hardware_line()
         self.code = code_version()
-        make_config("bench", quick=self.quick, seed=self.seed)
+        self.cfg = make_config("bench", quick=self.quick, seed=self.seed)
 
     @property
     def mode(self) -> str:
-        return "quick" if self.quick else "full"
+        return self.cfg.mode
 
     def pick(self, quick: T, full: T) -> T:
-        return quick if self.quick else full
+        return self.cfg.pick(quick, full)
 
     def reseed(self) -> None:
         """Seed again before each model, so one model's results do not depend on another's."""
-        make_config("bench", quick=self.quick, seed=self.seed)
+        self.cfg = make_config("bench", quick=self.quick, seed=self.seed)
 
     def add(self, key: str, **row: Any) -> dict[str, Any]:
         """Record one row (rounded for the tables) and print it."""

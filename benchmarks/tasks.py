@@ -24,8 +24,8 @@ from helpers.datasets.base import Dataset, FileSplit, stratified_holdout
 from helpers.evaluation import Evaluation, evaluate
 from helpers.imageproc import clahe, to_grayscale
 from helpers.models import plain_convnet
-from helpers.pipeline import make_augmentation, to_tf_dataset
-from helpers.training import TimeBudget, count_flops, fit, images_per_second
+from helpers.pipeline import make_augmentation, take_images, to_tf_dataset
+from helpers.training import EpochTimer, TimeBudget, count_flops, fit, images_per_second
 
 from .core import Bench, Target
 
@@ -367,30 +367,18 @@ def cifar(b: Bench) -> None:
 # -------------------------------------------------------------------------- pipeline
 
 
-def _memory_fit_ips(model: keras.Model, x: tf.Tensor, y: tf.Tensor, epochs: int,
+def _memory_fit_ips(model: keras.Model, x: np.ndarray, y: np.ndarray, epochs: int,
                     batch: int) -> float:
-    times = []
-
-    class Timer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            times.append(time.perf_counter() - self.t0)
-
+    """Training images per second when ``fit`` batches in-memory arrays itself."""
+    timer = EpochTimer()
     model.fit(x, y, batch_size=batch, epochs=epochs + 1, shuffle=True, verbose=0,
-              callbacks=[Timer()])
-    return len(x) / float(np.median(times[1:]))
+              callbacks=[timer])
+    return len(x) / float(np.median(timer.times[1:]))
 
 
 def _pipeline_fit_ips(model: keras.Model, ds: tf.data.Dataset, n: int, epochs: int) -> float:
     res = fit(model, ds, None, epochs=epochs + 1, verbose=0)
     return images_per_second(res, n)
-
-
-def _materialise(ds: tf.data.Dataset) -> tuple[tf.Tensor, tf.Tensor]:
-    xs, ys = zip(*[(x, y) for x, y in ds], strict=True)
-    return tf.concat(xs, 0), tf.concat(ys, 0)
 
 
 def pipeline(b: Bench) -> None:
@@ -410,7 +398,7 @@ def pipeline(b: Bench) -> None:
         b.reseed()
         split = ds["train"]
         real = to_tf_dataset(split, batch_size=batch, shuffle=True, seed=b.seed, **opts)
-        x, y = _materialise(to_tf_dataset(split, batch_size=1024, **opts))
+        x, y = take_images(to_tf_dataset(split, batch_size=1024, **opts), len(split))
         rates = {"pipeline": [], "memory": []}
         for _ in range(3):  # alternate, so the machine's changing speed hits both alike
             rates["pipeline"].append(_pipeline_fit_ips(build(), real, len(split), epochs))
