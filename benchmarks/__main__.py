@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="folder for results.json and results.md")
     parser.add_argument("--readme", type=Path, nargs="?", const=HERE.parent / "README.md",
                         help="also rewrite the benchmark table in this README")
+    parser.add_argument("--ablation-fraction", type=float, default=1 / 3,
+                        help="ablations train for this share of each recipe's budget "
+                        "(0: no trained ablations)")
     parser.add_argument("--table-only", action="store_true",
                         help="do not run anything; rewrite the tables from results.json")
     args = parser.parse_args(argv)
@@ -39,12 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     results_path = out / "results.json"
     rows = {}
     if not args.table_only:
-        bench = Bench(quick=args.quick)
+        bench = Bench(quick=args.quick, ablation_fraction=args.ablation_fraction)
+        done: list[str] = []
         for name in args.datasets or list(TASKS):
             start = time.perf_counter()
             TASKS[name](bench)
             print(f"[bench] {name} done in {time.perf_counter() - start:.0f} s", flush=True)
-            merge_results(results_path, bench.rows)  # a later failure keeps finished tasks
+            done.append(name)
+            # after every task, so a later failure keeps the finished ones
+            merge_results(results_path, bench.rows, replace=tuple(done))
         rows = bench.rows
     results = merge_results(results_path, rows)
     table = markdown(results)

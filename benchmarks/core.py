@@ -57,6 +57,7 @@ class Bench:
 
     quick: bool
     seed: int = 42
+    ablation_fraction: float = 1 / 3  # ablations train for this share of a recipe's budget
 
     def __post_init__(self) -> None:
         self.rows: dict[str, dict[str, Any]] = {}
@@ -98,12 +99,19 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
     return out, time.perf_counter() - start
 
 
-def merge_results(path: Path, rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Merge ``rows`` into the JSON file at ``path`` (replacing rows with the same key)."""
+def merge_results(path: Path, rows: dict[str, dict[str, Any]],
+                  replace: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Merge ``rows`` into the JSON file at ``path`` (replacing rows with the same key).
+
+    ``replace`` names datasets that were run again: all their earlier rows are dropped first,
+    so a row whose model no longer exists does not linger in the tables.
+    """
     results: dict[str, Any] = {"rows": {}}
     if path.is_file():
         results = json.loads(path.read_text(encoding="utf-8"))
-    results.setdefault("rows", {}).update(rows)
+    old = results.setdefault("rows", {})
+    results["rows"] = {k: v for k, v in old.items() if k.split("/")[0] not in replace}
+    results["rows"].update(rows)
     results["hardware"] = hardware()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -50,6 +50,7 @@ class BackboneSpec:
     preprocess: str  # "tf" (-1..1), "caffe" (BGR, mean-subtracted) or "none" (model rescales)
     last_conv: str  # layer for Grad-CAM
     fine_tune_from: str  # first layer unfrozen for fine-tuning
+    top_weights_file: str = ""  # the ImageNet classifier's weights (include_top=True)
 
     def build(self, input_shape: tuple[int, int, int], weights: str | None) -> keras.Model:
         fn = getattr(keras.applications, self.builder)
@@ -80,6 +81,7 @@ BACKBONES: dict[str, BackboneSpec] = {
             "caffe",
             "block5_conv3",
             "block5_conv1",
+            "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
         ),
         BackboneSpec(
             "mobilenet_0.75",
@@ -90,6 +92,7 @@ BACKBONES: dict[str, BackboneSpec] = {
             "tf",
             "conv_pw_13_relu",
             "conv_dw_12",
+            "mobilenet_7_5_224_tf.h5",
         ),
         BackboneSpec(
             "resnet50",
@@ -100,6 +103,7 @@ BACKBONES: dict[str, BackboneSpec] = {
             "caffe",
             "conv5_block3_out",
             "conv5_block1_1_conv",
+            "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
         ),
         BackboneSpec(
             "mobilenet_v2",
@@ -110,6 +114,7 @@ BACKBONES: dict[str, BackboneSpec] = {
             "tf",
             "out_relu",
             "block_15_expand",
+            "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
         ),
         BackboneSpec(
             "efficientnet_b0",
@@ -120,6 +125,7 @@ BACKBONES: dict[str, BackboneSpec] = {
             "none",
             "top_activation",
             "block7a_expand_conv",
+            "efficientnetb0.h5",
         ),
     )
 }
@@ -133,11 +139,15 @@ def keras_models_dirs() -> list[Path]:
     return dirs
 
 
-def cached_weights(spec: BackboneSpec) -> Path | None:
-    """The cached weight file of ``spec``, if any folder Keras uses holds it."""
+def cached_weights(spec: BackboneSpec, top: bool = False) -> Path | None:
+    """The cached weight file of ``spec`` (``top``: of its ImageNet classifier), if any folder
+    Keras uses holds it."""
+    name = spec.top_weights_file if top else spec.weights_file
+    if not name:
+        return None
     for d in keras_models_dirs():
-        if (d / spec.weights_file).is_file():
-            return d / spec.weights_file
+        if (d / name).is_file():
+            return d / name
     return None
 
 

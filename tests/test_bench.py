@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from benchmarks.core import BENCH_END, BENCH_START, Target, markdown
+from benchmarks.core import BENCH_END, BENCH_START, Target, markdown, merge_results
 from benchmarks.tasks import TARGETS, TASKS
 from helpers.training import TimeBudget
 
@@ -79,10 +79,13 @@ def test_time_budget_follows_uneven_epochs():
 
 
 def test_targets_are_the_issues_and_judge_time():
-    assert TARGETS["gtsrb/cnn"].accuracy == 0.992 and TARGETS["gtsrb/cnn"].max_train_s == 900
+    assert TARGETS["gtsrb/cnn"].accuracy == 0.995 and TARGETS["gtsrb/cnn"].max_train_s == 900
+    assert TARGETS["gtsrb/best"].accuracy == 0.997
     assert TARGETS["ahe/scratch"].accuracy == 0.92 and TARGETS["ahe/scratch"].max_train_s == 1200
-    assert TARGETS["cats/pretrained"].accuracy == 0.99
-    assert TARGETS["cifar/residual"].accuracy == 0.85
+    assert TARGETS["ahe/best"].accuracy == 0.96
+    assert TARGETS["cats/pretrained"].accuracy == 0.99 and TARGETS["cats/scratch"].accuracy == 0.9
+    assert TARGETS["cifar/airbench"].accuracy == 0.85
+    assert TARGETS["cifar/airbench"].max_train_s == 900
     t = Target("x", 0.9, 60)
     assert t.met(0.95, 59) and not t.met(0.95, 61) and not t.met(0.89, 10)
 
@@ -110,10 +113,29 @@ def test_quick_run_of_every_task(tmp_path):
         if key in TARGETS:
             t = TARGETS[key]
             assert row["target_met"] == t.met(row["test_accuracy"], row.get("train_seconds"))
+    # every dataset with a trained recipe has its ablation rows: a reference under the same
+    # shorter budget and (quick mode) the first trained ingredient removed
+    for recipe_key, ingredient in (("gtsrb/cnn", "ROI crop"), ("ahe/scratch", "augmentation"),
+                                   ("cifar/airbench", "random erasing"),
+                                   ("cats/scratch", "augmentation")):
+        ref = rows[f"{recipe_key}/ablation/reference"]
+        abl = rows[f"{recipe_key}/ablation/{ingredient}"]
+        assert ref["ablation_of"] == abl["ablation_of"] == recipe_key
+        assert ref["budget_seconds"] == abl["budget_seconds"]
+    assert rows["cifar/airbench/ablation/flip TTA"]["ablation_of"] == "cifar/airbench"
+    assert rows["cats/pretrained/ablation/log-ratio feature"]["ablation_of"] == "cats/pretrained"
     table = (tmp_path / "results.md").read_text()
     assert table.strip() == markdown(results).strip()
     assert "| GTSRB |" in table and "| input pipeline |" in table
     assert set(TASKS) == {"gtsrb", "ahe", "cats", "cifar", "pipeline"}
+
+
+def test_merge_drops_the_old_rows_of_a_dataset_run_again(tmp_path):
+    path = tmp_path / "results.json"
+    merge_results(path, {"gtsrb/old": {"key": "gtsrb/old"}, "ahe/x": {"key": "ahe/x"}})
+    merged = merge_results(path, {"gtsrb/new": {"key": "gtsrb/new"}}, replace=("gtsrb",))
+    assert set(merged["rows"]) == {"gtsrb/new", "ahe/x"}
+    assert set(json.loads(path.read_text())["rows"]) == {"gtsrb/new", "ahe/x"}
 
 
 def test_readme_quotes_the_generated_table():

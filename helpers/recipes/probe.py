@@ -1,0 +1,160 @@
+"""Linear probes on frozen ImageNet features: a recipe that trains no network at all.
+
+A :class:`ProbeRecipe` runs a pretrained backbone once over every image (and its mirror image,
+averaging the two), optionally adds the log ratio of the ImageNet classifier's probability mass
+on two groups of classes (for cats vs dogs: the 118 dog breeds against the 5 domestic cats), and
+fits a standardised logistic regression whose inverse regularisation ``C`` is chosen on the
+validation split; the chosen probe is then refitted on train + validation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ..backbones import BACKBONES, cached_weights, feature_extractor, load_backbone
+from ..pipeline import to_tf_dataset
+from .base import Split
+
+# ImageNet-1k class indices (the order keras.applications' classifiers use)
+IMAGENET_DOGS = range(151, 269)  # 118 dog breeds, Chihuahua … Mexican hairless
+IMAGENET_CATS = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+
+
+@dataclass(frozen=True)
+class ProbeRecipe:
+    """Frozen backbone features → logistic regression.
+
+    Attributes:
+        key, title: as for :class:`~helpers.recipes.base.Recipe`.
+        backbone: a key of :data:`helpers.backbones.BACKBONES`.
+        image_size: input size of the backbone.
+        mirror: average each image's features with its mirror image's.
+        log_ratio: two groups of ImageNet classes ``(a, b)``; adds ``log P(a) - log P(b)`` of the
+            backbone's own ImageNet classifier as one more feature (needs its top weights).
+        Cs: candidate inverse regularisation strengths, chosen on validation accuracy.
+        allow_random_weights: quick mode only (see ``Recipe``).
+    """
+
+    key: str
+    title: str
+    backbone: str = "mobilenet_0.75"
+    image_size: tuple[int, int] = (224, 224)
+    mirror: bool = True
+    log_ratio: tuple[range, range] | None = None
+    Cs: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
+    allow_random_weights: bool = False
+    ingredients: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def without(self, ingredient: str) -> ProbeRecipe:
+        """The probe with one ingredient removed."""
+        if ingredient not in self.ingredients:
+            raise KeyError(f"{self.key} has no ingredient {ingredient!r}")
+        return dataclasses.replace(
+            self, key=f"{self.key}-no-{ingredient}", title=f"{self.title}, without {ingredient}",
+            ingredients={}, **self.ingredients[ingredient],
+        )
+
+    def replace(self, **changes: Any) -> ProbeRecipe:
+        return dataclasses.replace(self, **changes)
+
+
+def imagenet_top(key: str, image_size: tuple[int, int]) -> keras.Model | None:
+    """The backbone's ImageNet classifier (1000 softmax outputs) from its cached weight file,
+    or None when that file is not in Keras's cache (it is never downloaded here)."""
+    spec = BACKBONES[key]
+    if not spec.top_weights_file:
+        return None
+    path = cached_weights(spec, top=True)
+    if path is None:
+        return None
+    fn = getattr(keras.applications, spec.builder)
+    net = fn(include_top=True, weights=str(path), input_shape=(*image_size, 3),
+             **dict(spec.kwargs))
+    inp = keras.Input((*image_size, 3), name="image")
+    out = net(spec.preprocess_layer()(inp), training=False)
+    return keras.Model(inp, out, name=f"{key}_imagenet")
+
+
+def _features(models: list[keras.Model], ds: tf.data.Dataset, mirror: bool) -> np.ndarray:
+    rows = []
+    for x, _ in ds:
+        outs = [m(x, training=False) for m in models]
+        if mirror:
+            flipped = tf.reverse(x, axis=[2])
+            outs = [0.5 * (o + m(flipped, training=False)) for o, m in zip(outs, models,
+                                                                           strict=True)]
+        rows.append(np.concatenate([keras.ops.convert_to_numpy(o) for o in outs], axis=1))
+    return np.concatenate(rows)
+
+
+def _log_ratio(probs: np.ndarray, groups: tuple[range, range]) -> np.ndarray:
+    a = probs[:, list(groups[0])].sum(axis=1)
+    b = probs[:, list(groups[1])].sum(axis=1)
+    return (np.log(a + 1e-7) - np.log(b + 1e-7))[:, None]
+
+
+@dataclass
+class ProbeResult:
+    """Test probabilities of a fitted probe and the facts a results row records."""
+
+    probs: np.ndarray
+    facts: dict[str, Any]
+
+
+def fit_probe(recipe: ProbeRecipe, train: Split, validation: Split, test: Split) -> ProbeResult:
+    """Extract features of the three splits, choose ``C`` on validation, refit on train +
+    validation, and return the test probabilities."""
+    shape = (*recipe.image_size, 3)
+    loaded = load_backbone(recipe.backbone, shape, allow_random=recipe.allow_random_weights)
+    models = [feature_extractor(loaded, shape)]
+    top = imagenet_top(recipe.backbone, recipe.image_size) if recipe.log_ratio else None
+    if recipe.log_ratio and top is None and not recipe.allow_random_weights:
+        raise FileNotFoundError(
+            f"{recipe.key}: the log-ratio feature needs {BACKBONES[recipe.backbone].title}'s "
+            "ImageNet classifier weights in Keras's cache"
+        )
+    if top is not None:
+        models.append(top)
+    start = time.perf_counter()
+    feats = []
+    for split in (train, validation, test):
+        ds = to_tf_dataset(split, batch_size=64, image_size=recipe.image_size, cache=False)
+        f = _features(models, ds, recipe.mirror)
+        if top is not None:  # keep the pooled features, turn the 1000 probabilities into one
+            width = f.shape[1] - 1000
+            f = np.concatenate([f[:, :width], _log_ratio(f[:, width:], recipe.log_ratio)], 1)
+        feats.append(f)
+    feature_s = time.perf_counter() - start
+    f_tr, f_va, f_te = feats
+    scores = {}
+    for c in recipe.Cs:
+        probe = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000))
+        scores[c] = probe.fit(f_tr, train.y).score(f_va, validation.y)
+    best_c = max(scores, key=scores.get)
+    start = time.perf_counter()
+    probe = make_pipeline(StandardScaler(), LogisticRegression(C=best_c, max_iter=3000))
+    probe.fit(np.concatenate([f_tr, f_va]), np.concatenate([train.y, validation.y]))
+    fit_s = time.perf_counter() - start
+    n = len(train) + len(validation) + len(test)
+    facts = {
+        "weights": loaded.weights,
+        "log_ratio_feature": top is not None,
+        "feature_seconds": feature_s,
+        # training cost: the share of the feature pass spent on training images, plus the fit
+        "train_seconds": feature_s * (len(train) + len(validation)) / n + fit_s,
+        "chosen_C": best_c,
+        "val_accuracy_by_C": {str(k): round(v, 4) for k, v in scores.items()},
+    }
+    return ProbeResult(probe.predict_proba(f_te), facts)
+
+

@@ -1,0 +1,152 @@
+"""The recipes: builders, the ROI crop, the loss, test-time augmentation, ablations, training."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers.datasets.base import ArraySplit
+from helpers.recipes import Recipe, SmoothedSparseCrossentropy, evaluate, predict, train
+from helpers.recipes.ahe import AHE_MOBILENET, AHE_SCRATCH
+from helpers.recipes.cats import CATS_PROBE, CATS_SCRATCH
+from helpers.recipes.cifar import CIFAR
+from helpers.recipes.gtsrb import GTSRB, GTSRB_COLOUR, crop_to_roi, roi_box
+from helpers.recipes.probe import IMAGENET_CATS, IMAGENET_DOGS, _log_ratio
+
+
+@pytest.mark.parametrize(
+    ("recipe", "out"),
+    [(GTSRB, 43), (GTSRB_COLOUR, 43), (CIFAR, 10), (AHE_SCRATCH, 10), (CATS_SCRATCH, 1),
+     (AHE_MOBILENET.replace(allow_random_weights=True), 10)],
+    ids=lambda v: getattr(v, "key", str(v)),
+)
+def test_builders_take_the_recipes_input_and_give_one_output_per_class(recipe, out):
+    model = recipe.build(recipe)
+    assert tuple(model.input_shape) == (None, *recipe.image_size, recipe.channels)
+    assert tuple(model.output_shape) == (None, out)
+    x = np.full((2, *recipe.image_size, recipe.channels), 128.0, "float32")
+    p = keras.ops.convert_to_numpy(model(x, training=False))
+    assert np.all(np.isfinite(p)) and np.all((p >= 0) & (p <= 1))
+    if out > 1:
+        assert np.allclose(p.sum(-1), 1.0, atol=1e-5)
+
+
+def test_roi_box_maps_original_pixels_to_the_stored_image():
+    # a 64×32 (w×h) photo stored as 32×32: x is halved, y kept
+    assert roi_box(np.array([64, 32]), np.array([16, 8, 47, 23]), (32, 32), margin=0.0) == (
+        8, 8, 24, 24)
+    # a 10 % margin of the 32×16 box widens it by 3.2 / 1.6 original pixels each side
+    assert roi_box(np.array([64, 32]), np.array([16, 8, 47, 23]), (32, 32), margin=0.1) == (
+        6, 6, 26, 26)
+    # a box outside the image is clipped; a degenerate one gives the whole image
+    assert roi_box(np.array([32, 32]), np.array([0, 0, 40, 40]), (32, 32), 0.0) == (0, 0, 32, 32)
+    assert roi_box(np.array([32, 32]), np.array([5, 5, 5, 5]), (32, 32), 0.0) == (0, 0, 32, 32)
+
+
+def test_crop_to_roi_fills_the_image_with_the_sign():
+    x = np.zeros((1, 32, 32, 3), np.uint8)
+    x[0, 8:24, 8:24] = 200  # the "sign" sits in the ROI
+    split = ArraySplit(x, np.array([3]), {"sizes": np.array([[32, 32]]),
+                                         "coords": np.array([[8, 8, 23, 23]])})
+    out = crop_to_roi(split, margin=0.0)
+    assert out.x.shape == x.shape and np.all(out.x == 200)
+    assert np.array_equal(out.y, split.y) and np.all(split.x[0, 0] == 0)  # input untouched
+    no_meta = ArraySplit(x, np.array([3]))
+    assert crop_to_roi(no_meta) is no_meta
+
+
+def test_smoothed_loss_matches_the_formula():
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], "float32")
+    y = np.array([0, 2])
+    eps = 0.3
+    target = np.full((2, 3), eps / 3)
+    target[np.arange(2), y] += 1 - eps
+    expected = -(target * np.log(probs)).sum(1).mean()
+    got = float(SmoothedSparseCrossentropy(eps)(y, probs))
+    assert got == pytest.approx(expected, rel=1e-5)
+    assert float(SmoothedSparseCrossentropy(0.0)(y, probs)) == pytest.approx(
+        -np.log([0.7, 0.8]).mean(), rel=1e-5)
+    # one sigmoid unit: smoothed binary targets 0.05 / 0.95 for eps 0.1
+    p = np.array([[0.9], [0.2]], "float32")
+    yb = np.array([1, 0])
+    t = np.array([0.95, 0.05])
+    expected_b = -(t * np.log(p[:, 0]) + (1 - t) * np.log(1 - p[:, 0])).mean()
+    assert float(SmoothedSparseCrossentropy(0.1)(yb, p)) == pytest.approx(expected_b, rel=1e-4)
+    with pytest.raises(ValueError, match="smoothing"):
+        SmoothedSparseCrossentropy(1.0)
+
+
+def _asymmetric_model() -> keras.Model:
+    """Scores depend on where the bright pixels are, so a mirror image scores differently."""
+    inp = keras.Input((4, 4, 1))
+    flat = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255.0)(inp))
+    out = keras.layers.Dense(3, activation="softmax", kernel_initializer=keras.initializers.
+                             RandomNormal(stddev=2.0, seed=1))(flat)
+    return keras.Model(inp, out)
+
+
+def test_flip_tta_is_the_mean_over_the_image_and_its_mirror():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (5, 4, 4, 1)).astype(np.uint8)
+    split = ArraySplit(x, np.arange(5) % 3)
+    recipe = Recipe("t/tta", "t", 3, (4, 4), build=lambda r: _asymmetric_model(), channels=1,
+                    tta=("flip",))
+    model = _asymmetric_model()
+    xf = x.astype("float32")
+    manual = 0.5 * (model(xf).numpy() + model(xf[:, :, ::-1]).numpy())
+    assert np.allclose(predict(recipe, model, split), manual, atol=1e-6)
+    plain = predict(recipe.replace(tta=()), model, split)
+    assert np.allclose(plain, model(xf).numpy(), atol=1e-6)
+    assert not np.allclose(plain, manual, atol=1e-3)  # the mirror really changes the scores
+    ev = evaluate(recipe, model, split, ["a", "b", "c"])
+    assert np.array_equal(ev.y_pred, manual.argmax(1))
+
+
+def test_ablations_remove_exactly_one_ingredient():
+    no_roi = GTSRB.without("ROI crop")
+    assert no_roi.prepare is None and GTSRB.prepare is not None
+    assert no_roi.map_fn is GTSRB.map_fn and no_roi.label_smoothing == GTSRB.label_smoothing
+    assert no_roi.key == "gtsrb/cnn-no-ROI crop" and not no_roi.ingredients
+    no_clahe = GTSRB.without("grayscale + CLAHE")
+    assert no_clahe.map_fn is None and no_clahe.channels == 3
+    assert CIFAR.without("flip TTA").tta == () and CIFAR.tta == ("flip",)
+    assert CATS_PROBE.without("log-ratio feature").log_ratio is None
+    with pytest.raises(KeyError, match="ingredient"):
+        GTSRB.without("magic")
+
+
+def test_log_ratio_feature_compares_the_two_class_groups():
+    probs = np.zeros((2, 1000))
+    probs[0, IMAGENET_DOGS[0]] = 0.9  # a dog breed
+    probs[0, IMAGENET_CATS[0]] = 0.1
+    probs[1, IMAGENET_CATS[-1]] = 0.8  # Egyptian cat
+    probs[1, IMAGENET_DOGS[-1]] = 0.2
+    r = _log_ratio(probs, (IMAGENET_DOGS, IMAGENET_CATS))[:, 0]
+    assert r[0] == pytest.approx(np.log(9), rel=1e-4) and r[1] == pytest.approx(np.log(0.25),
+                                                                                 rel=1e-4)
+
+
+def test_gtsrb_pipeline_gives_one_equalised_channel():
+    rng = np.random.default_rng(0)
+    x = (rng.integers(0, 60, (6, 32, 32, 3))).astype(np.uint8)  # dark photos
+    split = ArraySplit(x, np.arange(6) % 2, {"sizes": np.full((6, 2), 32),
+                                             "coords": np.tile([[4, 4, 27, 27]], (6, 1))})
+    batch, _ = next(iter(GTSRB.pipeline(split, training=False)))
+    assert batch.shape == (6, 32, 32, 1)
+    assert float(tf.reduce_max(batch)) > 100  # CLAHE stretched the dark range
+
+
+def test_a_recipe_trains_a_few_steps_and_anneals():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (64, 32, 32, 3)).astype(np.uint8)
+    y = np.arange(64) % 10
+    split = ArraySplit(x, y)
+    recipe = CIFAR.replace(batch_size=16)
+    t = train(recipe, split, None, seed=0, budget_s=60, max_epochs=2, verbose=0)
+    assert t.fit.epochs == 2 and np.all(np.isfinite(t.fit.history["loss"]))
+    lr = float(keras.ops.convert_to_numpy(t.model.optimizer.learning_rate))
+    assert 0 < lr <= recipe.peak_lr  # warm-up reached the peak, the cosine started to decay
+    p = predict(recipe, t.model, split)
+    assert p.shape == (64, 10) and np.allclose(p.sum(1), 1, atol=1e-5)
