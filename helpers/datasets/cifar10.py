@@ -160,8 +160,13 @@ def load_cifar10(
     return Dataset(NAME, class_names, splits, source=str(d))
 
 
-def fetch_cifar10(dest: Path, url: str = URL, sha256: str = SHA256) -> Path:
-    """Download and extract the official archive into ``dest``; return ``dest``."""
+def fetch_cifar10(dest: Path, url: str | None = None, sha256: str | None = None) -> Path:
+    """Download and extract the official archive into ``dest``; return ``dest``.
+
+    ``url`` and ``sha256`` default to the module's :data:`URL` and :data:`SHA256`, read
+    when called (tests point ``URL`` at a local server).
+    """
+    url, sha256 = url or URL, sha256 or SHA256
     if _looks_valid(dest):
         return dest
     archive = download_file(url, dest / "cifar-10-python.tar.gz", sha256)
