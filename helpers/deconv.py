@@ -189,7 +189,7 @@ def project(
     if out.shape.rank != 4:
         raise CnnSuiteError(f"layer {layer_name!r} has no spatial feature maps")
     n, c = out.shape[0], out.shape[-1]
-    if channel is not None and not 0 <= channel < c:
+    if channel is not None and (not isinstance(channel, int | np.integer) or not 0 <= channel < c):
         raise ValueError(f"layer {layer_name!r} has {c} channels; got channel {channel}")
     if keep == "all":
         signal = out
@@ -212,8 +212,15 @@ def project(
 
 def strongest(model: keras.Model, images: np.ndarray, layer_name: str, channel: int, k: int = 4):
     """Indices of the ``k`` images whose ``channel`` map has the largest activation, and values."""
+    if not isinstance(channel, int | np.integer) or channel < 0 or not isinstance(k, int) or k < 1:
+        raise ValueError(f"channel must be an int >= 0 and k an int >= 1, got {channel!r}, {k!r}")
     x = tf.convert_to_tensor(np.asarray(images, dtype="float32"))
     _, out = _forward(_chain_to(model, layer_name), x)
+    if out.shape.rank != 4 or channel >= out.shape[-1]:
+        raise ValueError(
+            f"layer {layer_name!r} outputs {tuple(out.shape)}: channel must be in "
+            f"0..{out.shape[-1] - 1} of a layer with spatial maps, got {channel}"
+        )
     peak = tf.reduce_max(out[..., channel], axis=(1, 2)).numpy()
     order = np.argsort(-peak)[:k]
     return order, peak[order]

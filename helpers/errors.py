@@ -19,8 +19,18 @@ class UnsafePickleError(DataFormatError):
     """A pickle asked to import something other than plain NumPy arrays and builtins."""
 
 
-class UnsafeArchiveError(CnnSuiteError, ValueError):
-    """An archive member would be written outside the extraction folder."""
+class ArchiveError(DataFormatError):
+    """An archive is damaged, truncated, not an archive, or cannot be unpacked here."""
+
+
+class UnsafeArchiveError(ArchiveError):
+    """An archive member is a link or special file, would be written outside the extraction
+    folder, or the archive would unpack to more than the size and ratio limits allow."""
+
+
+class DownloadError(CnnSuiteError, OSError):
+    """A download failed or was cut short; nothing was kept (an ``OSError``, as network
+    failures are, so callers that fall back when offline treat it the same way)."""
 
 
 class ChecksumError(CnnSuiteError, ValueError):

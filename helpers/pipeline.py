@@ -2,7 +2,7 @@
 
 One function turns any split of a :class:`~helpers.datasets.Dataset` into a
 batched, prefetched ``tf.data.Dataset`` of ``(float32 images in 0..255, int labels)``:
-files are decoded with ``tf.io.decode_image`` (JPEG, PNG, BMP, GIF; grayscale is
+files are decoded with ``tf.io.decode_image`` (JPEG, PNG, BMP, GIF, WebP; grayscale is
 expanded to RGB) and resized like ``image_dataset_from_directory`` does; arrays are
 sliced from memory. Rescaling belongs in the model (a ``Rescaling`` layer or a
 backbone's ``preprocess_input``), so a saved model carries its own preprocessing.
@@ -17,14 +17,14 @@ import numpy as np
 import tensorflow as tf
 
 from .datasets.base import ArraySplit, FileSplit
+from .datasets.folders import decode_rgb
 
 AUTOTUNE = tf.data.AUTOTUNE
 
 
 def decode_resize(path: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
     """Read one image file into float32 ``image_size + (3,)`` with values in 0..255."""
-    raw = tf.io.read_file(path)
-    img = tf.io.decode_image(raw, channels=3, expand_animations=False)
+    img = decode_rgb(tf.io.read_file(path))  # the decoder the loaders validated with
     img = tf.image.resize(img, image_size, method="bilinear")
     img.set_shape((*image_size, 3))
     return img

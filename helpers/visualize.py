@@ -97,9 +97,18 @@ def filter_patterns(
     h, w = image_size or tuple(model.inputs[0].shape[1:3])
     channels = model.inputs[0].shape[-1]
     n_filters = fm.outputs[0].shape[-1]
-    bad = [f for f in filters if not 0 <= f < n_filters]
-    if bad:
-        raise ValueError(f"layer {layer_name!r} has {n_filters} filters; invalid indices {bad}")
+    _check_maps(fm.outputs[0].shape, layer_name, "filter patterns")
+    if not all(isinstance(n, int) and n > 0 for n in (h, w, channels)):
+        raise ValueError(
+            f"the model's input size is {tuple(model.inputs[0].shape[1:])}, not fixed: pass "
+            "image_size=(height, width) (and build the model with a fixed channel count)"
+        )
+    bad = [f for f in filters if not isinstance(f, int | np.integer) or not 0 <= f < n_filters]
+    if bad or not len(filters):
+        raise ValueError(
+            f"layer {layer_name!r} has {n_filters} filters: pass indices in 0..{n_filters - 1}; "
+            f"invalid: {bad or 'none given'}"
+        )
     rng = np.random.default_rng(seed)
     img = tf.Variable(
         np.clip(128.0 + rng.normal(0, 10, (len(filters), h, w, channels)), 0, 255).astype("float32")
@@ -167,7 +176,11 @@ def grad_cam(
         0..1, and the model's outputs for the batch.
     """
     fm = feature_model(model, layer_name, include_output=True)
+    _check_maps(fm.outputs[0].shape, layer_name, "Grad-CAM")
     x = tf.convert_to_tensor(np.asarray(images, dtype="float32"))
+    if x.shape.rank != 4:
+        raise ValueError(f"images should be a batch (N, H, W, C), got shape {tuple(x.shape)}")
+    _check_class_index(class_index, int(x.shape[0]), fm.outputs[1].shape[-1])
     with tf.GradientTape() as tape:
         maps, preds = fm(x, training=False)
         if preds.shape[-1] == 1:
@@ -191,6 +204,36 @@ def grad_cam(
     top = cam.reshape(len(cam), -1).max(axis=1)
     cam = cam / np.where(top > 0, top, 1.0)[:, None, None]
     return cam, keras.ops.convert_to_numpy(preds)
+
+
+def _check_maps(shape, layer_name: str, what: str) -> None:
+    """``what`` needs a layer with spatial maps ``(N, H, W, C)``."""
+    if len(shape) != 4:
+        raise ValueError(
+            f"{what} needs a layer with spatial feature maps (N, H, W, C); layer {layer_name!r} "
+            f"outputs {tuple(shape)}. Pass a convolution (or its activation/pooling) layer, "
+            "e.g. one of helpers.layers.conv_layer_names(model); a model without convolution "
+            "layers has none"
+        )
+
+
+def _check_class_index(class_index, n_images: int, n_outputs: int | None) -> None:
+    """Class indices: ints in range, one for all images or one per image."""
+    if class_index is None:
+        return
+    idx = np.atleast_1d(np.asarray(class_index))
+    allowed = "0 or 1 (a single sigmoid output)" if n_outputs == 1 else f"0..{n_outputs - 1}"
+    n_classes = 2 if n_outputs == 1 else n_outputs
+    if idx.ndim != 1 or idx.dtype.kind not in "iu" or idx.size == 0:
+        raise ValueError(f"class_index should be an int or one int per image in {allowed}")
+    if idx.size not in (1, n_images):
+        raise ValueError(
+            f"class_index has {idx.size} entries for {n_images} images: give one int, or "
+            "exactly one per image"
+        )
+    bad = sorted({int(i) for i in idx if not 0 <= i < (n_classes or 0)})
+    if bad:
+        raise ValueError(f"class_index {bad} out of range: the model's classes are {allowed}")
 
 
 def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.ndarray:

@@ -18,15 +18,16 @@ import os
 import re
 import shutil
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import cache_dir, default_data_dirs
 from ..download import download_file
-from ..errors import DataFormatError, DataNotFoundError
+from ..errors import ArchiveError, DataFormatError, DataNotFoundError
 from .base import Dataset, find_dataset_dir, missing_message, search_roots
-from .folders import check_image, load_folder_dataset, synthetic_folder_dataset
+from .folders import MAX_FILE_BYTES, check_image, load_folder_dataset, synthetic_folder_dataset
 
 NAME = "cats_dogs"
 SPLITS = ("train", "validation", "test")
@@ -69,15 +70,24 @@ def _order(name: str) -> tuple[int, str]:
     return (int(m.group(1)) if m else 1 << 60, name)
 
 
-def _iter_source(source: Path, cls: str) -> Iterator[tuple[str, bytes]]:
-    """Yield ``(name, bytes)`` of one class's files from the zip or the PetImages folder."""
+def _iter_source(source: Path, cls: str) -> Iterator[tuple[str, bytes | str]]:
+    """Yield ``(name, bytes)`` of one class's files from the zip or the PetImages folder.
+
+    A member that cannot be read (bad CRC, damaged data, larger than
+    :data:`~helpers.datasets.folders.MAX_FILE_BYTES`) is yielded with the reason as a str.
+    """
     if source.is_dir():
         folder = source / cls if (source / cls).is_dir() else source / "PetImages" / cls
         for p in sorted((q for q in folder.iterdir() if q.is_file()), key=lambda q: _order(q.name)):
             if p.suffix.lower() in (".jpg", ".jpeg"):
-                yield str(p), p.read_bytes()
+                size = p.stat().st_size
+                yield str(p), p.read_bytes() if size <= MAX_FILE_BYTES else f"{size} bytes"
         return
-    with zipfile.ZipFile(source) as zf:
+    try:
+        zf = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ArchiveError(f"{source} is not a readable zip archive ({exc})") from exc
+    with zf:
         members = [
             i
             for i in zf.infolist()
@@ -86,7 +96,20 @@ def _iter_source(source: Path, cls: str) -> Iterator[tuple[str, bytes]]:
             and Path(i.filename).suffix.lower() in (".jpg", ".jpeg")
         ]
         for info in sorted(members, key=lambda i: _order(i.filename)):
-            yield f"{source}:{info.filename}", zf.read(info)
+            name = f"{source}:{info.filename}"
+            if info.file_size > MAX_FILE_BYTES:
+                yield name, f"member of {info.file_size} bytes, more than {MAX_FILE_BYTES}"
+                continue
+            try:
+                yield name, zf.read(info)
+            except (
+                zipfile.BadZipFile,
+                zlib.error,
+                EOFError,
+                NotImplementedError,
+                RuntimeError,
+            ) as exc:
+                yield name, f"damaged archive member ({type(exc).__name__}: {exc})"
 
 
 def build_small_split(
@@ -111,9 +134,9 @@ def build_small_split(
         for src_cls, cls in SOURCE_CLASSES.items():
             good: list[tuple[str, bytes]] = []
             for name, data in _iter_source(source, src_cls):
-                reason = check_image(data)
+                reason = data if isinstance(data, str) else check_image(data)
                 if reason is None:
-                    good.append((name, data))
+                    good.append((name, data))  # type: ignore[arg-type]
                 else:
                     report.skipped.append((name, reason))
                 if len(good) == need:

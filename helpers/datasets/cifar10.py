@@ -21,6 +21,7 @@ from ..config import cache_dir
 from ..download import download_file, safe_extract
 from ..errors import DataFormatError, DataNotFoundError
 from ..safe_pickle import load_pickle
+from . import checks
 from .base import (
     ArraySplit,
     Dataset,
@@ -69,11 +70,13 @@ def _get(d: dict, key: str):
 def read_meta(path: Path) -> list[str]:
     """Class names from ``batches.meta``."""
     meta = load_pickle(path, encoding="bytes")
+    if not isinstance(meta, dict):
+        raise DataFormatError(f"{path}: expected a dict, found {type(meta).__name__}")
     try:
         names = _get(meta, "label_names")
-    except (KeyError, TypeError) as exc:
-        raise DataFormatError(f"{path}: no 'label_names' entry") from exc
-    return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+    except KeyError:
+        raise DataFormatError(f"{path}: no 'label_names' entry") from None
+    return checks.names(path, "label_names", names)
 
 
 def read_batch(path: Path, num_classes: int = 10) -> ArraySplit:
@@ -82,27 +85,25 @@ def read_batch(path: Path, num_classes: int = 10) -> ArraySplit:
     if not isinstance(batch, dict):
         raise DataFormatError(f"{path}: expected a dict, found {type(batch).__name__}")
     try:
-        data = np.asarray(_get(batch, "data"))
-        labels = np.asarray(_get(batch, "labels"), dtype=np.int64)
+        raw_data, raw_labels = _get(batch, "data"), _get(batch, "labels")
     except KeyError as exc:
         raise DataFormatError(
             f"{path}: missing key {exc}; a CIFAR-10 batch holds b'data' and b'labels'"
         ) from None
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
-        raise DataFormatError(
-            f"{path}: 'data' should be uint8 N x 3072, got {data.dtype} {data.shape}"
-        )
+    data = checks.images(path, "data", raw_data, "uint8 N x 3072 rows", 2)
+    if data.shape[1] != 3072:
+        raise DataFormatError(f"{path}: 'data' should be uint8 N x 3072, got shape {data.shape}")
+    labels = checks.labels(path, "labels", raw_labels, num_classes)
     if len(data) != len(labels):
-        raise DataFormatError(f"{path}: {len(data)} images but {len(labels)} labels")
-    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
-        raise DataFormatError(f"{path}: labels outside 0..{num_classes - 1}")
+        raise DataFormatError(f"{path}: {len(data)} images in 'data' but {len(labels)} 'labels'")
     x = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     extra = {}
     try:
-        names = _get(batch, "filenames")
-        extra["filenames"] = np.asarray([n.decode() if isinstance(n, bytes) else n for n in names])
+        filenames = _get(batch, "filenames")
     except KeyError:
         pass
+    else:
+        extra["filenames"] = np.asarray(checks.names(path, "filenames", filenames, len(labels)))
     return ArraySplit(np.ascontiguousarray(x), labels, extra)
 
 
@@ -159,8 +160,13 @@ def load_cifar10(
     return Dataset(NAME, class_names, splits, source=str(d))
 
 
-def fetch_cifar10(dest: Path, url: str = URL, sha256: str = SHA256) -> Path:
-    """Download and extract the official archive into ``dest``; return ``dest``."""
+def fetch_cifar10(dest: Path, url: str | None = None, sha256: str | None = None) -> Path:
+    """Download and extract the official archive into ``dest``; return ``dest``.
+
+    ``url`` and ``sha256`` default to the module's :data:`URL` and :data:`SHA256`, read
+    when called (tests point ``URL`` at a local server).
+    """
+    url, sha256 = url or URL, sha256 or SHA256
     if _looks_valid(dest):
         return dest
     archive = download_file(url, dest / "cifar-10-python.tar.gz", sha256)

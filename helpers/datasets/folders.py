@@ -1,18 +1,26 @@
 """Class-per-folder image datasets: listing, checking and labelling the files.
 
 ``keras.utils.image_dataset_from_directory`` stops with a decode error at the first
-damaged file it meets mid-epoch, and cannot skip it. Here every file is opened
-and fully decoded once with Pillow before training; zero-byte, truncated and
-undecodable files are left out and reported, so the ``tf.data`` pipeline that
-follows (:mod:`helpers.pipeline`) only ever sees images it can read. Class order
-is alphanumeric, as in Keras.
+damaged file it meets mid-epoch, and cannot skip it. Here every file is decoded once,
+before training, by :func:`decode_rgb`: the very TensorFlow call the ``tf.data``
+pipeline (:mod:`helpers.pipeline`) makes, so a file that passes here cannot stop an
+epoch half-way. A file is skipped, with its reason recorded, when it is empty, larger
+than :data:`MAX_FILE_BYTES`, not an image, declares more than :data:`MAX_PIXELS`
+pixels, is in a format TensorFlow does not decode, fails TensorFlow's decoder (bad CRC,
+missing end chunk, truncated data, 1-bit BMP), or is a BMP that TensorFlow decodes to
+other colours than the file holds (palette BMPs come out black). Images inside
+sub-folders of a class folder are not loaded and are reported as skipped. Class order is
+alphanumeric, as in Keras.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -20,37 +28,113 @@ from PIL import Image, UnidentifiedImageError
 from ..errors import DataFormatError
 from .base import Dataset, FileSplit
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif"})
-# Formats that tf.io.decode_image reads; the others Pillow opens are refused.
-_TF_FORMATS = frozenset({"JPEG", "PNG", "BMP", "GIF", "MPO"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
+# Formats that tf.io.decode_image reads (TensorFlow 2.21); the others Pillow opens are refused.
+_TF_FORMATS = frozenset({"JPEG", "PNG", "BMP", "GIF", "MPO", "WEBP"})
+MAX_PIXELS = 25_000_000
+"""Most pixels (width x height) an image may declare: 25 MP, about 75 MB once decoded.
+The suite's datasets hold images of at most 0.25 MP."""
+MAX_FILE_BYTES = 128 << 20
+"""Largest image file read (128 MiB)."""
+_BMP_TOLERANCE = 2.0  # mean |TensorFlow - Pillow| grey levels allowed for a BMP
+
+
+def decode_rgb(raw: Any) -> Any:
+    """Decode encoded image bytes to a uint8 ``(H, W, 3)`` tensor, as the pipeline does.
+
+    JPEG (also CMYK), PNG, BMP, GIF (first frame) and WebP; grayscale is expanded to RGB.
+    Works eagerly and inside ``tf.data`` maps.
+    """
+    import tensorflow as tf
+
+    return tf.io.decode_image(raw, channels=3, expand_animations=False)
+
+
+def _tf_decode(data: bytes) -> tuple[np.ndarray | None, str | None]:
+    import tensorflow as tf
+
+    try:
+        return decode_rgb(data).numpy(), None
+    except (tf.errors.OpError, ValueError) as exc:
+        message = getattr(exc, "message", str(exc)).split("}}")[-1].strip()
+        return None, message[:200]
 
 
 def check_image(source: str | Path | bytes) -> str | None:
-    """Return None if TensorFlow will be able to decode the image, else the reason it cannot.
+    """Return None if the pipeline will decode the image, else the reason it will not.
 
-    ``source`` is a path or the file's bytes (as read from an archive).
+    ``source`` is a path or the file's bytes (as read from an archive). The image is decoded
+    with :func:`decode_rgb`, TensorFlow's decoder as the pipeline calls it, after its header
+    has been checked against :data:`MAX_PIXELS` (so a small file declaring a huge image is
+    never decoded).
     """
+    if isinstance(source, bytes):
+        data = source
+    else:
+        size = Path(source).stat().st_size
+        if size > MAX_FILE_BYTES:
+            return f"file of {size} bytes, more than the limit of {MAX_FILE_BYTES} bytes"
+        data = Path(source).read_bytes()
+    if not data:
+        return "empty file (0 bytes)"
     try:
-        if isinstance(source, bytes):
-            if not source:
-                return "empty file (0 bytes)"
-            opened = Image.open(io.BytesIO(source))
-        else:
-            if Path(source).stat().st_size == 0:
-                return "empty file (0 bytes)"
-            opened = Image.open(source)
-        with opened as im:
-            fmt, mode = im.format, im.mode
-            im.load()
-    except Image.DecompressionBombError as exc:
-        return f"refused as a decompression bomb ({exc})"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                fmt, mode, (width, height) = im.format, im.mode, im.size
+    except Image.DecompressionBombError:
+        return f"declares more than {MAX_PIXELS} pixels (refused before decoding)"
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         return f"not a readable image ({type(exc).__name__}: {exc})"
+    if width * height > MAX_PIXELS:
+        return (
+            f"declares {width} x {height} = {width * height} pixels, more than the limit of "
+            f"{MAX_PIXELS} (refused before decoding)"
+        )
+    if width * height == 0:
+        return f"declares {width} x {height} pixels: no image"
     if fmt not in _TF_FORMATS:
-        return f"format {fmt} is not one TensorFlow decodes"
-    if fmt == "JPEG" and mode == "CMYK":
-        return "CMYK JPEG, which TensorFlow does not decode"
+        return f"format {fmt} is not one TensorFlow decodes (it reads JPEG, PNG, BMP, GIF, WebP)"
+    pixels, error = _tf_decode(data)
+    if pixels is None:
+        return f"not a readable image (TensorFlow's {fmt} decoder fails: {error})"
+    if pixels.shape[:2] != (height, width):
+        got = f"{pixels.shape[1]} x {pixels.shape[0]}"
+        return f"TensorFlow decodes it as {got} pixels, its header says {width} x {height}"
+    if fmt == "BMP":
+        return _check_bmp(data, pixels, mode)
     return None
+
+
+def _check_bmp(data: bytes, pixels: np.ndarray, mode: str) -> str | None:
+    """TensorFlow ignores BMP palettes and bit fields: compare its pixels with Pillow's."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            truth = np.asarray(im.convert("RGB"), dtype=np.int16)
+    except (OSError, ValueError, SyntaxError) as exc:
+        return f"not a readable image ({type(exc).__name__}: {exc})"
+    diff = float(np.abs(pixels.astype(np.int16) - truth).mean())
+    if diff > _BMP_TOLERANCE:
+        return (
+            f"BMP in mode {mode} (palette or fewer than 24 bits per pixel) that TensorFlow "
+            f"decodes to wrong colours (off by {diff:.0f} grey levels on average); save it "
+            "as PNG or 24-bit BMP"
+        )
+    return None
+
+
+def nested_images(folder: Path) -> list[str]:
+    """Image files inside sub-folders of ``folder`` (which the loaders do not read)."""
+    found = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        for dirpath, dirnames, filenames in os.walk(sub):
+            dirnames.sort()
+            found += [
+                str(Path(dirpath) / f)
+                for f in sorted(filenames)
+                if Path(f).suffix.lower() in IMAGE_SUFFIXES
+            ]
+    return found
 
 
 def list_class_folders(root: Path) -> list[str]:
@@ -110,6 +194,14 @@ def scan_split(
             for p in (root / name).iterdir()
             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
         )
+        skipped += [
+            (
+                f,
+                "in a sub-folder of the class folder; only images directly inside "
+                f"{root / name} are loaded",
+            )
+            for f in nested_images(root / name)
+        ]
         if limit_per_class is not None and len(files) > limit_per_class:
             files = sorted(rng.permutation(files)[:limit_per_class].tolist())
         if validate:

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import DataFormatError, DataNotFoundError
 from ..safe_pickle import load_pickle
+from . import checks
 from .base import (
     ArraySplit,
     Dataset,
@@ -88,20 +89,18 @@ def read_split(path: Path, num_classes: int) -> ArraySplit:
             f"{path}: missing keys {missing}; found {sorted(map(str, data))}. A GTSRB pickle "
             "holds 'features' (N x 32 x 32 x 3 images) and 'labels' (N,)."
         )
-    x = np.asarray(data["features"])
-    y = np.asarray(data["labels"]).astype(np.int64).ravel()
-    if x.ndim != 4 or x.shape[-1] != 3 or x.dtype != np.uint8:
+    x = checks.images(path, "features", data["features"], "uint8 N x H x W x 3 images", 4)
+    if x.shape[-1] != 3:
         raise DataFormatError(
-            f"{path}: 'features' should be uint8 N x H x W x 3, got {x.dtype} {x.shape}"
+            f"{path}: 'features' should be uint8 N x H x W x 3 images, got shape {x.shape}"
         )
+    y = checks.labels(path, "labels", data["labels"], num_classes)
     if len(x) != len(y):
-        raise DataFormatError(f"{path}: {len(x)} images but {len(y)} labels")
-    if len(y) and (y.min() < 0 or y.max() >= num_classes):
-        raise DataFormatError(
-            f"{path}: labels span {y.min()}..{y.max()}, expected 0..{num_classes - 1}"
-        )
+        raise DataFormatError(f"{path}: {len(x)} images in 'features' but {len(y)} 'labels'")
     extra = {
-        k: np.asarray(data[k]) for k in ("sizes", "coords") if k in data and len(data[k]) == len(y)
+        key: checks.table(path, key, data[key], len(y), columns)
+        for key, columns in (("sizes", 2), ("coords", 4))
+        if key in data
     }
     return ArraySplit(x, y, extra)
 
