@@ -29,7 +29,7 @@ from helpers.recipes.ahe import AHE_MOBILENET, AHE_SCRATCH
 from helpers.recipes.cats import CATS_PROBE, CATS_SCRATCH
 from helpers.recipes.cifar import CIFAR
 from helpers.recipes.gtsrb import GTSRB, GTSRB_COLOUR
-from helpers.recipes.probe import ProbeRecipe, fit_probe
+from helpers.recipes.probe import ProbeFeatures, ProbeRecipe, ProbeResult, fit_probe
 from helpers.training import EpochTimer, TimeBudget, count_flops, fit, images_per_second
 
 from .core import Bench, Target
@@ -129,16 +129,16 @@ def ablate(b: Bench, recipe: Recipe, trained: Trained, ds: Dataset, splits: tupl
 
 def _probe_row(b: Bench, probe: ProbeRecipe, ds: Dataset, splits: tuple, *, data: str,
                dataset: str, row_key: str | None = None, title: str | None = None,
-               **extra) -> Evaluation:
+               features: ProbeFeatures | None = None, **extra) -> ProbeResult:
     b.reseed()
     probe = probe.replace(allow_random_weights=b.quick)
-    res = fit_probe(probe, *splits)
+    res = fit_probe(probe, *splits, features=features)
     ev = Evaluation(probe.title, ds.class_names, splits[2].y, res.probs)
     key = row_key or probe.key
     b.add(key, dataset=dataset, model=title or probe.title, data=data,
           test_accuracy=ev.accuracy, macro_f1=ev.macro()["f1"],
           **{**_target_cells(key, ev.accuracy, None), **res.facts, **extra})
-    return ev
+    return res
 
 
 def _mean_row(b: Bench, key: str, dataset: str, title: str, evs: list[Evaluation],
@@ -204,12 +204,13 @@ def cats(b: Bench) -> None:
     data = _data_line(ds, b.quick, train=len(splits[0]), validation=len(splits[1]),
                       test=len(splits[2]))
     probe = CATS_PROBE.replace(image_size=b.pick((96, 96), CATS_PROBE.image_size))
-    _probe_row(b, probe, ds, splits, data=data, dataset="Cats vs dogs",
-               notes="the only ImageNet weights available offline here; VGG16/ResNet are not")
-    for name in probe.ingredients:
+    main = _probe_row(b, probe, ds, splits, data=data, dataset="Cats vs dogs",
+                      notes="the only ImageNet weights available offline here; VGG16/ResNet "
+                      "are not")
+    for name in probe.ingredients:  # same features, probe refitted without the ingredient
         _probe_row(b, probe.without(name), ds, splits, data=data, dataset="Cats vs dogs",
                    row_key=f"{probe.key}/ablation/{name}", title=f"ablation: without {name}",
-                   ablation_of=probe.key)
+                   features=main.features, ablation_of=probe.key)
     scratch, _ = run_recipe(b, CATS_SCRATCH, ds, splits, data=data)
     ablate(b, CATS_SCRATCH, scratch, ds, splits, data=data)
 

@@ -13,7 +13,7 @@ from helpers.recipes.ahe import AHE_MOBILENET, AHE_SCRATCH
 from helpers.recipes.cats import CATS_PROBE, CATS_SCRATCH
 from helpers.recipes.cifar import CIFAR
 from helpers.recipes.gtsrb import GTSRB, GTSRB_COLOUR, crop_to_roi, roi_box
-from helpers.recipes.probe import IMAGENET_CATS, IMAGENET_DOGS, _log_ratio
+from helpers.recipes.probe import IMAGENET_CATS, IMAGENET_DOGS, ProbeFeatures, _log_ratio, fit_probe
 
 
 @pytest.mark.parametrize(
@@ -150,3 +150,32 @@ def test_a_recipe_trains_a_few_steps_and_anneals():
     assert 0 < lr <= recipe.peak_lr  # warm-up reached the peak, the cosine started to decay
     p = predict(recipe, t.model, split)
     assert p.shape == (64, 10) and np.allclose(p.sum(1), 1, atol=1e-5)
+
+
+def _fake_features(n_per_split: int = 60, seed: int = 0) -> tuple[ProbeFeatures, list]:
+    """Pooled features that are pure noise and ImageNet probabilities that know the label
+    (dog mass high for dogs) only in the mirror images' outputs."""
+    rng = np.random.default_rng(seed)
+    plain, mirrored, splits = [], [], []
+    for _ in range(3):
+        y = np.arange(n_per_split) % 2
+        pooled = rng.normal(size=(n_per_split, 8))
+        probs = np.full((n_per_split, 1000), 1e-4)
+        flat = probs.copy()
+        probs[y == 1, IMAGENET_DOGS[0]] = 0.9  # the mirror pass sees the animal
+        probs[y == 0, IMAGENET_CATS[0]] = 0.9
+        plain.append(np.concatenate([pooled, flat], 1))
+        mirrored.append(np.concatenate([pooled, 2 * probs - flat], 1))  # mean = probs
+        splits.append(ArraySplit(np.zeros((n_per_split, 2, 2, 3), np.uint8), y))
+    return ProbeFeatures(plain, mirrored, True, 0.0, "fake"), splits
+
+
+def test_probe_uses_its_ingredients_and_reuses_features():
+    feats, (tr, va, te) = _fake_features()
+    res = fit_probe(CATS_PROBE, tr, va, te, features=feats)
+    assert res.features is feats and res.facts["log_ratio_feature"]
+    assert (res.probs.argmax(1) == te.y).mean() == 1.0  # the log ratio separates them
+    for ingredient in ("log-ratio feature", "mirror"):  # pooled noise or un-mirrored outputs
+        ablated = fit_probe(CATS_PROBE.without(ingredient), tr, va, te, features=feats)
+        assert (ablated.probs.argmax(1) == te.y).mean() < 0.8
+    assert set(res.facts["cv_accuracy_by_C"]) == {str(c) for c in CATS_PROBE.Cs}

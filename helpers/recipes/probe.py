@@ -90,16 +90,52 @@ def imagenet_top(key: str, image_size: tuple[int, int]) -> keras.Model | None:
     return keras.Model(inp, out, name=f"{key}_imagenet")
 
 
-def _features(models: list[keras.Model], ds: tf.data.Dataset, mirror: bool) -> np.ndarray:
-    rows = []
+def _outputs(models: list[keras.Model], ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Every model's outputs side by side, for each image and for its mirror image."""
+    plain, mirrored = [], []
     for x, _ in ds:
-        outs = [m(x, training=False) for m in models]
-        if mirror:
-            flipped = tf.reverse(x, axis=[2])
-            outs = [0.5 * (o + m(flipped, training=False)) for o, m in zip(outs, models,
-                                                                           strict=True)]
-        rows.append(np.concatenate([keras.ops.convert_to_numpy(o) for o in outs], axis=1))
-    return np.concatenate(rows)
+        for out, batch in ((plain, x), (mirrored, tf.reverse(x, axis=[2]))):
+            out.append(np.concatenate(
+                [keras.ops.convert_to_numpy(m(batch, training=False)) for m in models], axis=1))
+    return np.concatenate(plain), np.concatenate(mirrored)
+
+
+@dataclass
+class ProbeFeatures:
+    """A frozen backbone's outputs on the three splits, computed once and shared by a probe
+    and its ablations: per split, the outputs for the images and for their mirror images
+    (pooled features, then the 1000 ImageNet probabilities when ``with_top``)."""
+
+    plain: list[np.ndarray]
+    mirrored: list[np.ndarray]
+    with_top: bool
+    seconds: float
+    weights: str
+
+
+def probe_features(recipe: ProbeRecipe, splits: tuple[Split, Split, Split]) -> ProbeFeatures:
+    """Run the recipe's backbone (and, for a log-ratio recipe, its ImageNet classifier) once
+    over every image of the three splits and over its mirror image."""
+    shape = (*recipe.image_size, 3)
+    loaded = load_backbone(recipe.backbone, shape, allow_random=recipe.allow_random_weights)
+    models = [feature_extractor(loaded, shape)]
+    top = imagenet_top(recipe.backbone, recipe.image_size) if recipe.log_ratio else None
+    if recipe.log_ratio and top is None and not recipe.allow_random_weights:
+        raise FileNotFoundError(
+            f"{recipe.key}: the log-ratio feature needs {BACKBONES[recipe.backbone].title}'s "
+            "ImageNet classifier weights in Keras's cache"
+        )
+    if top is not None:
+        models.append(top)
+    start = time.perf_counter()
+    plain, mirrored = [], []
+    for split in splits:
+        ds = to_tf_dataset(split, batch_size=64, image_size=recipe.image_size, cache=False)
+        p, m = _outputs(models, ds)
+        plain.append(p)
+        mirrored.append(m)
+    return ProbeFeatures(plain, mirrored, top is not None, time.perf_counter() - start,
+                         loaded.weights)
 
 
 def _log_ratio(probs: np.ndarray, groups: tuple[range, range]) -> np.ndarray:
@@ -118,37 +154,30 @@ class ProbeResult:
 
     probs: np.ndarray
     facts: dict[str, Any]
+    features: ProbeFeatures
 
 
-def fit_probe(recipe: ProbeRecipe, train: Split, validation: Split, test: Split) -> ProbeResult:
-    """Extract features of the three splits, choose ``C`` by cross-validation on train +
-    validation, refit on both, and return the test probabilities."""
-    shape = (*recipe.image_size, 3)
-    loaded = load_backbone(recipe.backbone, shape, allow_random=recipe.allow_random_weights)
-    models = [feature_extractor(loaded, shape)]
-    top = imagenet_top(recipe.backbone, recipe.image_size) if recipe.log_ratio else None
-    if recipe.log_ratio and top is None and not recipe.allow_random_weights:
-        raise FileNotFoundError(
-            f"{recipe.key}: the log-ratio feature needs {BACKBONES[recipe.backbone].title}'s "
-            "ImageNet classifier weights in Keras's cache"
-        )
-    if top is not None:
-        models.append(top)
-    start = time.perf_counter()
+def fit_probe(recipe: ProbeRecipe, train: Split, validation: Split, test: Split,
+              features: ProbeFeatures | None = None) -> ProbeResult:
+    """Choose ``C`` by cross-validation on train + validation, refit on both, and return the
+    test probabilities. ``features`` (from :func:`probe_features` of a recipe with the same
+    backbone and size) are reused; without them they are computed here."""
+    if features is None:
+        features = probe_features(recipe, (train, validation, test))
+    use_top = bool(recipe.log_ratio) and features.with_top
     feats = []
-    for split in (train, validation, test):
-        ds = to_tf_dataset(split, batch_size=64, image_size=recipe.image_size, cache=False)
-        f = _features(models, ds, recipe.mirror)
-        if top is not None:  # keep the pooled features, turn the 1000 probabilities into one
-            width = f.shape[1] - 1000
-            f = np.concatenate([f[:, :width], _log_ratio(f[:, width:], recipe.log_ratio)], 1)
-        feats.append(f)
-    feature_s = time.perf_counter() - start
+    for plain, mirrored in zip(features.plain, features.mirrored, strict=True):
+        f = 0.5 * (plain + mirrored) if recipe.mirror else plain
+        width = f.shape[1] - 1000 if features.with_top else f.shape[1]
+        pooled = f[:, :width]
+        feats.append(np.concatenate([pooled, _log_ratio(f[:, width:], recipe.log_ratio)], 1)
+                     if use_top else pooled)
     f_tr, f_va, f_te = feats
+    feature_s = features.seconds
     x = np.concatenate([f_tr, f_va])
     y = np.concatenate([np.asarray(train.y), np.asarray(validation.y)])
     weights = np.ones(x.shape[1])
-    if top is not None:
+    if use_top:
         weights[-1] = recipe.log_ratio_weight
 
     def probe_for(c: float):
@@ -164,14 +193,14 @@ def fit_probe(recipe: ProbeRecipe, train: Split, validation: Split, test: Split)
     fit_s = time.perf_counter() - start
     n = len(train) + len(validation) + len(test)
     facts = {
-        "weights": loaded.weights,
-        "log_ratio_feature": top is not None,
+        "weights": features.weights,
+        "log_ratio_feature": use_top,
         "feature_seconds": feature_s,
         # training cost: the share of the feature pass spent on training images, plus the fit
         "train_seconds": feature_s * (len(train) + len(validation)) / n + fit_s,
         "chosen_C": best_c,
         "cv_accuracy_by_C": {str(k): round(v, 4) for k, v in scores.items()},
     }
-    return ProbeResult(probe.predict_proba(f_te), facts)
+    return ProbeResult(probe.predict_proba(f_te), facts, features)
 
 
