@@ -22,9 +22,21 @@ def test_array_pipeline_batches_and_keeps_values():
 
 
 def test_shuffle_is_seeded_and_resize_and_one_hot():
-    a = take_images(to_tf_dataset(_split(), batch_size=5, shuffle=True, seed=3), 10)[1]
-    b = take_images(to_tf_dataset(_split(), batch_size=5, shuffle=True, seed=3), 10)[1]
-    assert a.tolist() == b.tolist()
+    a = take_images(to_tf_dataset(_split(), batch_size=5, shuffle=True, seed=3), 10)
+    b = take_images(to_tf_dataset(_split(), batch_size=5, shuffle=True, seed=3), 10)
+    assert a[1].tolist() == b[1].tolist()
+    # it does shuffle: the images come out in another order, each once, labels still attached
+    indexed = ArraySplit(np.arange(10, dtype=np.uint8)[:, None, None, None] * np.ones((1, 8, 8, 3),
+                         np.uint8), np.arange(10) % 3)  # image i is filled with the value i
+    x, y = take_images(to_tf_dataset(indexed, batch_size=5, shuffle=True, seed=3), 10)
+    order = x[:, 0, 0, 0].astype(int).tolist()
+    assert sorted(order) == list(range(10)) and order != list(range(10))
+    assert y.tolist() == [i % 3 for i in order]
+    other = take_images(to_tf_dataset(indexed, batch_size=5, shuffle=True, seed=4), 10)[0]
+    assert other[:, 0, 0, 0].astype(int).tolist() != order  # the seed matters
+    ds = to_tf_dataset(indexed, batch_size=10, shuffle=True, seed=3)
+    epochs = [next(iter(ds))[0].numpy()[:, 0, 0, 0].tolist() for _ in range(2)]
+    assert epochs[0] != epochs[1]  # reshuffled every epoch
     x, y = next(iter(to_tf_dataset(_split(), batch_size=5, image_size=(16, 16), one_hot=3)))
     assert x.shape == (5, 16, 16, 3) and y.shape == (5, 3)
 
