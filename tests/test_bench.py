@@ -99,6 +99,10 @@ def test_time_budget_looks_ahead_by_the_slowest_recent_epoch():
     assert clock.now - 100.0 == pytest.approx(12.0)
     assert all(r == pytest.approx(0.5) for epoch in rates for r in epoch)  # rate left alone
     clock = FakeClock()
+    hiccup = TimeBudget(9.0, cosine=False, safety=1.0, clock=clock)
+    # epoch 3 takes 3 s: after epoch 5 (at 7 s) the slowest of the last three is still 3 s
+    assert len(_drive(hiccup, clock, lambda e: 3.0 if e == 2 else 1.0)) == 5
+    clock = FakeClock()
     safe = TimeBudget(10.0, cosine=False, safety=0.8, clock=clock)  # deadline at 8 s
     assert len(_drive(safe, clock, lambda e: 1.0)) == 8
     clock = FakeClock()
