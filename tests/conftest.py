@@ -29,6 +29,7 @@ from pytest_netguard import NetGuard  # noqa: E402
 
 SHARED = REPO_ROOT.parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+REAL_DATASETS = ("cats_dogs", "cifar10", "gtsrb", "ahe")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -50,7 +51,7 @@ def real_data() -> Path:
     """The folder with the materialised real datasets (``DATA_DIR``, as ``.ci/run`` sets it)."""
     env = os.environ.get(DATA_DIR_ENV)
     require(
-        env and (Path(env) / "gtsrb").is_dir(),
+        env and all((Path(env) / name).is_dir() for name in REAL_DATASETS),
         "real data not materialised: run ../shared/data/materialize.sh DEST and set DATA_DIR",
     )
     return Path(env)
