@@ -74,13 +74,13 @@ def test_plain_convnet_shapes_and_heads():
 def test_count_flops_matches_hand_count():
     inp = keras.Input((8, 8, 3))
     x = keras.layers.Conv2D(4, 3, padding="same")(inp)
-    x = keras.layers.DepthwiseConv2D(3, padding="valid")(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="valid", depth_multiplier=2)(x)
     x = keras.layers.Flatten()(x)
     out = keras.layers.Dense(5)(x)
     model = keras.Model(inp, out)
     conv = 2 * 8 * 8 * 9 * 3 * 4
-    depthwise = 2 * 6 * 6 * 9 * 4
-    dense = 2 * (6 * 6 * 4) * 5
+    depthwise = 2 * 6 * 6 * 9 * 4 * 2
+    dense = 2 * (6 * 6 * 8) * 5
     assert count_flops(model) == conv + depthwise + dense
 
 

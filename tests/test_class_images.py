@@ -15,7 +15,7 @@ from helpers.class_images import (
     colour_sqrt_covariance,
 )
 
-MIX = np.array([[0.6, 0.3, 0.1], [0.3, 0.5, 0.2], [0.1, 0.2, 0.7]])  # a non-identity colour mix
+MIX = np.array([[0.6, 0.3, 0.1], [0.1, 0.5, 0.2], [0.3, 0.0, 0.7]])  # not identity, not symmetric
 
 
 def _colour_classifier() -> keras.Model:
