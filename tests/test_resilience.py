@@ -106,18 +106,18 @@ def test_two_quick_runs_of_a_notebook_give_identical_metrics(tmp_path):
     from helpers.config import CACHE_DIR_ENV, REPO_ROOT
 
     env = {**os.environ, CACHE_DIR_ENV: str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "helpers.execute", "03", "--quick", "--out"]
-    runs = {}  # both at once: each waits on papermill, kernels and HTML export part of the time
-    for run in ("a", "b"):
-        log = open(tmp_path / f"{run}.log", "w")  # noqa: SIM115 - closed below
-        runs[run] = (subprocess.Popen([*cmd, str(tmp_path / run)], cwd=REPO_ROOT, env=env,
-                                      stdout=log, stderr=subprocess.STDOUT), log)
     metrics = []
-    for run, (proc, log) in runs.items():
-        proc.wait(timeout=600)
-        log.close()
-        assert proc.returncode == 0, (tmp_path / f"{run}.log").read_text()[-3000:]
-        results = json.loads((tmp_path / run / "results.json").read_text())
-        metrics.append(results["03_cifar10_blocks"])
+    for run in ("a", "b"):
+        out = tmp_path / run
+        proc = subprocess.run(
+            [sys.executable, "-m", "helpers.execute", "03", "--quick", "--out", str(out)],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        metrics.append(json.loads((out / "results.json").read_text())["03_cifar10_blocks"])
     a, b = (m["metrics"] for m in metrics)
     assert a["test_accuracy"] and a == {**b, "seconds_per_epoch": a["seconds_per_epoch"]}
