@@ -10,11 +10,12 @@ ONLY   ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help setup test unit notebooks execute-all execute readme bench colab-cell lint clean distclean
+.PHONY: help setup test unit notebooks mutate execute-all execute readme bench colab-cell lint clean distclean
 
 help:
 	@echo "make setup        create $(VENV) and install requirements.txt + helpers"
 	@echo "make test         unit tests + every notebook in quick mode (nbmake)"
+	@echo "make mutate       plant each bug of tests/mutations.py in a copy; every one must fail a test"
 	@echo "make execute-all  run every notebook in full mode -> answers/ (ipynb, html, results.json)"
 	@echo "make execute NB=04  run one notebook in full mode (add QUICK=1 for quick mode)"
 	@echo "make readme       rewrite the README results table from answers/results.json"
@@ -40,8 +41,14 @@ test: setup
 unit: setup
 	$(BIN)/python -m pytest tests -q
 
+# tests/test_network_guard.py is named so that tests/conftest.py (the network guard) loads
 notebooks: setup
-	CNN_SUITE_QUICK=1 $(BIN)/python -m pytest --nbmake notebooks --nbmake-timeout=900 -q
+	CNN_SUITE_QUICK=1 $(BIN)/python -m pytest tests/test_network_guard.py --nbmake notebooks \
+		--nbmake-timeout=900 -q
+
+# mutation testing (slow, not in CI): tests/README.md has the last report
+mutate: setup
+	$(BIN)/python tests/mutations.py $(if $(ONLY),--only $(ONLY),)
 
 execute-all: setup
 	$(BIN)/python -m helpers.execute

@@ -5,7 +5,8 @@
 where the weights came from, and when they cannot be had raises
 :class:`BackboneUnavailableError` naming the file and where to put it. Random weights
 are used only when the caller allows it (quick mode, to exercise the code), and the
-returned ``weights`` field says so.
+returned ``weights`` field says so. Quick mode (``CNN_SUITE_QUICK``) never downloads: tests
+and quick runs stay on the machine.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from .config import quick_from_env
 from .errors import CnnSuiteError
 
 BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications"
@@ -166,14 +168,15 @@ def load_backbone(
     key: str,
     input_shape: tuple[int, int, int],
     *,
-    allow_download: bool = True,
+    allow_download: bool | None = None,
     allow_random: bool = False,
 ) -> LoadedBackbone:
     """Build a frozen backbone (no classifier) with ImageNet weights.
 
     Looks for the weight file in Keras's cache; otherwise lets Keras download it when
     ``allow_download``; otherwise, or if that fails, raises — unless ``allow_random``, which
-    builds random weights and says so in ``weights``.
+    builds random weights and says so in ``weights``. ``allow_download=None`` (the default)
+    downloads in full mode only: with ``CNN_SUITE_QUICK`` set nothing leaves the machine.
 
     Raises:
         KeyError: unknown ``key`` (message lists the known ones).
@@ -182,6 +185,8 @@ def load_backbone(
     if key not in BACKBONES:
         raise KeyError(f"unknown backbone {key!r}; known: {', '.join(BACKBONES)}")
     spec = BACKBONES[key]
+    if allow_download is None:
+        allow_download = not quick_from_env()
     path = cached_weights(spec)
     model, how, reason = None, "", ""
     if path is not None:
@@ -192,7 +197,7 @@ def load_backbone(
         except Exception as exc:  # no network, refused, corrupt download: all mean "not here"
             reason = f"download failed: {type(exc).__name__}: {str(exc)[:160]}"
     else:
-        reason = "downloads disabled"
+        reason = "downloads disabled" + (" in quick mode" if quick_from_env() else "")
     if model is None:
         where = " or ".join(str(d) for d in keras_models_dirs()[:1])
         message = (

@@ -9,6 +9,7 @@ multiply-adds of convolution and dense layers analytically (2 FLOPs each).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,6 +156,7 @@ class TimeBudget(keras.callbacks.Callback):
     unevenly the machine goes. After every epoch the callback stops training if one more
     epoch, as long as the slowest of the last three, would end past the deadline.
     With ``cosine=False`` the optimiser's own rate is left alone and training only stops.
+    ``clock`` (default ``time.perf_counter``) is the time source; tests hand in a fake one.
 
     Attributes:
         epoch_seconds: wall time of each finished epoch.
@@ -169,6 +171,7 @@ class TimeBudget(keras.callbacks.Callback):
         cosine: bool = True,
         min_lr: float = 0.0,
         safety: float = 0.98,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         super().__init__()
         if cosine and peak_lr is None:
@@ -178,6 +181,7 @@ class TimeBudget(keras.callbacks.Callback):
         self.cosine = cosine
         self.min_lr = min_lr
         self.safety = safety
+        self.clock = clock
         self.epoch_seconds: list[float] = []
         self.stopped_by_budget = False
         self._start = self._epoch_start = self._warm_end = 0.0
@@ -187,20 +191,20 @@ class TimeBudget(keras.callbacks.Callback):
 
     @property
     def deadline(self) -> float:
-        """``perf_counter`` time by which training should have ended."""
+        """``clock`` time by which training should have ended."""
         return self._start + self.budget_s * self.safety
 
     def on_train_begin(self, logs=None):
-        self._start = time.perf_counter()
+        self._start = self.clock()
         self._steps = self.params.get("steps") if self.params else None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         self._step_in_epoch = 0
-        self._epoch_start = time.perf_counter()
+        self._epoch_start = self.clock()
 
     def learning_rate(self, now: float) -> float:
-        """The scheduled rate at ``perf_counter`` time ``now`` in the current epoch."""
+        """The scheduled rate at ``clock`` time ``now`` in the current epoch."""
         if self._epoch == 0:
             if not self._steps:
                 return float(self.peak_lr)
@@ -211,11 +215,11 @@ class TimeBudget(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.cosine:
-            self.model.optimizer.learning_rate.assign(self.learning_rate(time.perf_counter()))
+            self.model.optimizer.learning_rate.assign(self.learning_rate(self.clock()))
         self._step_in_epoch += 1
 
     def on_epoch_end(self, epoch, logs=None):
-        now = time.perf_counter()
+        now = self.clock()
         self.epoch_seconds.append(now - self._epoch_start)
         if epoch == 0:
             self._warm_end = now

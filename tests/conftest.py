@@ -1,10 +1,20 @@
-"""Shared fixtures: the real shared data, isolated data folders, a local HTTP server, images."""
+"""Shared fixtures: the real shared data, isolated data folders, a local HTTP server, images.
+
+Also switches on the network guard (``tests/netguard``): nothing in a test run, notebook
+kernels included, may connect outside 127.0.0.1. ``make notebooks`` names a file of this folder
+so that this conftest, and with it the guard, is loaded for notebook-only runs too.
+
+In CI (``CI=true``, exported by ``.ci/run``) a test that needs something CI is meant to
+provide (the shared data, the cached Keras weights, Chromium) fails instead of skipping:
+use :func:`require`.
+"""
 
 from __future__ import annotations
 
 import functools
 import http.server
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -14,18 +24,37 @@ from PIL import Image
 
 from helpers.config import CACHE_DIR_ENV, DATA_DIR_ENV, REPO_ROOT
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "netguard"))
+from pytest_netguard import NetGuard  # noqa: E402
+
 SHARED = REPO_ROOT.parent / "shared" / "data"
+IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+REAL_DATASETS = ("cats_dogs", "cifar10", "gtsrb", "ahe")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.has_plugin("cnn-suite-netguard"):
+        config.pluginmanager.register(NetGuard(), "cnn-suite-netguard")
+
+
+def require(condition: object, reason: str) -> None:
+    """Skip when ``condition`` is false; in CI, fail: CI is meant to provide it."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI must provide this: {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def real_data() -> Path:
     """The folder with the materialised real datasets (``DATA_DIR``, as ``.ci/run`` sets it)."""
     env = os.environ.get(DATA_DIR_ENV)
-    if env and (Path(env) / "gtsrb").is_dir():
-        return Path(env)
-    pytest.skip(
-        "real data not materialised: run ../shared/data/materialize.sh DEST and set DATA_DIR"
+    require(
+        env and all((Path(env) / name).is_dir() for name in REAL_DATASETS),
+        "real data not materialised: run ../shared/data/materialize.sh DEST and set DATA_DIR",
     )
+    return Path(env)
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""The committed graded outputs: one full-mode entry per notebook, real data, bounded memory."""
+"""The committed graded outputs: one full-mode entry per notebook, real data, bounded memory.
+
+These tests read committed files (``answers/results.json``) only: they check the graded run's
+record, not the behaviour of the code.
+"""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import require
 
 from helpers.backbones import (
     BACKBONES,
@@ -48,8 +49,10 @@ def test_unknown_backbone_lists_known():
 
 def test_cached_mobilenet_weights_load_offline():
     spec = BACKBONES["mobilenet_0.75"]
-    if cached_weights(spec) is None:
-        pytest.skip("MobileNet weights not in KERAS_HOME (materialize.sh DEST KERAS_HOME)")
+    require(
+        cached_weights(spec) is not None,
+        "MobileNet weights not in KERAS_HOME (materialize.sh DEST KERAS_HOME)",
+    )
     bb = load_backbone("mobilenet_0.75", (96, 96, 3), allow_download=False)
     assert bb.pretrained and "cached file" in bb.weights
     first = bb.model.get_layer("conv1").get_weights()[0]

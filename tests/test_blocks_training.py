@@ -74,25 +74,75 @@ def test_plain_convnet_shapes_and_heads():
 def test_count_flops_matches_hand_count():
     inp = keras.Input((8, 8, 3))
     x = keras.layers.Conv2D(4, 3, padding="same")(inp)
-    x = keras.layers.DepthwiseConv2D(3, padding="valid")(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="valid", depth_multiplier=2)(x)
     x = keras.layers.Flatten()(x)
     out = keras.layers.Dense(5)(x)
     model = keras.Model(inp, out)
     conv = 2 * 8 * 8 * 9 * 3 * 4
-    depthwise = 2 * 6 * 6 * 9 * 4
-    dense = 2 * (6 * 6 * 4) * 5
+    depthwise = 2 * 6 * 6 * 9 * 4 * 2
+    dense = 2 * (6 * 6 * 8) * 5
     assert count_flops(model) == conv + depthwise + dense
 
 
-def test_fit_times_epochs_and_stops_early(tmp_path):
+def test_count_flops_of_nested_separable_grouped_and_4d_dense():
+    inner_in = keras.Input((8, 8, 4))
+    inner_out = keras.layers.Conv2D(8, 1, name="inner")(inner_in)
+    inner = keras.Model(inner_in, inner_out, name="inner_model")
+    inp = keras.Input((8, 8, 4))
+    x = inner(inp)  # nested model: its layers count too
+    x = keras.layers.SeparableConv2D(6, 3, padding="same", depth_multiplier=2)(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", groups=2)(x[..., :4])
+    out = keras.layers.Dense(3)(x)  # on 4-D input: once per position
+    model = keras.Model(inp, out)
+    nested = 2 * 64 * 4 * 8
+    separable = 2 * 64 * 9 * 8 * 2 + 2 * 64 * (8 * 2) * 6  # depthwise + pointwise
+    grouped = 2 * 64 * 9 * (4 // 2) * 4  # each output sees only its group's inputs
+    dense = 2 * 64 * 4 * 3
+    assert count_flops(model) == nested + separable + grouped + dense
+
+
+def _sign_task(flip_validation: bool):
+    """Train on sign(x0) labels; validation labels are the opposite (gets worse) or the same."""
+    x = np.random.default_rng(0).normal(size=(64, 2)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    train = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
+    val = tf.data.Dataset.from_tensor_slices((x, 1 - y if flip_validation else y)).batch(64)
     keras.utils.set_random_seed(0)
-    x = np.random.default_rng(0).uniform(0, 255, (64, 16, 16, 3)).astype("float32")
-    y = (x[..., 0].mean(axis=(1, 2)) > 127).astype("int64")
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
-    model = compile_classifier(plain_convnet((16, 16, 3), 2, filters=(4,), dropout=0), 2, 1e-3)
-    res = fit(model, ds, ds, epochs=3, patience=1, verbose=0, backup_dir=tmp_path / "bk")
-    assert 1 <= res.epochs <= 3 and len(res.history["loss"]) == res.epochs
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, activation="sigmoid")])
+    return compile_classifier(model, 2, 0.5, optimizer="sgd"), train, val
+
+
+class _Snapshots(keras.callbacks.Callback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.weights: list[list[np.ndarray]] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append([w.copy() for w in self.model.get_weights()])
+
+
+@pytest.mark.parametrize("monitor", ["val_accuracy", "val_loss"])
+def test_fit_stops_when_validation_stops_improving_and_restores_the_best(tmp_path, monitor):
+    model, train, val = _sign_task(flip_validation=True)
+    snaps = _Snapshots()
+    res = fit(model, train, val, epochs=12, patience=2, monitor=monitor, verbose=0,
+              callbacks=[snaps], backup_dir=tmp_path / "bk")
+    hist = res.history[monitor]
+    best = int(np.argmax(hist) if "acc" in monitor else np.argmin(hist))
+    assert best == 0 and res.epochs == 3 == len(hist)  # best at epoch 1, then 2 epochs patience
     assert res.seconds >= sum(res.epoch_seconds) * 0.9 and res.params == model.count_params()
+    for got, want in zip(model.get_weights(), snaps.weights[best], strict=True):
+        np.testing.assert_array_equal(got, want)  # the best epoch's weights, restored
+    assert not np.array_equal(snaps.weights[-1][0], snaps.weights[best][0])
+
+
+def test_fit_trains_every_epoch_while_validation_improves_or_without_patience():
+    model, train, val = _sign_task(flip_validation=False)
+    res = fit(model, train, val, epochs=4, patience=1, monitor="val_loss", verbose=0)
+    assert res.epochs == 4 and np.all(np.diff(res.history["val_loss"]) < 0)
+    model, train, val = _sign_task(flip_validation=True)
+    res = fit(model, train, val, epochs=4, verbose=0)  # patience None: no early stopping
+    assert res.epochs == 4 and len(res.history["loss"]) == 4
     assert images_per_second(res, 64) > 0
     assert res.best() == pytest.approx(max(res.history["val_accuracy"]))
 

@@ -115,7 +115,16 @@ def test_download_with_bad_checksum_leaves_nothing(http_root, tmp_path):
 
 
 def test_offline_without_data_is_a_clear_error(isolated, monkeypatch):
-    monkeypatch.setattr("helpers.datasets.cifar10.URL", "http://127.0.0.1:9/cifar-10-python.tar.gz")
+    # ``url`` is a default argument, bound when fetch_cifar10 was defined: patching the module's
+    # URL alone left the real download in place (the network guard caught it)
+    import functools
+
+    import helpers.datasets.cifar10 as cifar_module
+
+    offline = functools.partial(
+        cifar_module.fetch_cifar10, url="http://127.0.0.1:9/cifar-10-python.tar.gz"
+    )
+    monkeypatch.setattr(cifar_module, "fetch_cifar10", offline)
     with pytest.raises(DataNotFoundError, match="download failed"):
         load_cifar10()
     with pytest.warns(UserWarning, match="SYNTHETIC"):

@@ -100,6 +100,12 @@ def test_deconvnet_through_pooling_and_strongest_images():
     assert proj.shape == x.shape and np.isfinite(proj).all()
     order, peaks = strongest(model, x, "block2_conv1_relu", channel=2, k=3)
     assert len(order) == 3 and np.all(np.diff(peaks) <= 0)
+    # the three largest peaks, computed independently from the layer's output
+    sub = keras.Model(model.inputs[0], model.get_layer("block2_conv1_relu").output)
+    every = sub(x, training=False).numpy()[..., 2].max(axis=(1, 2))
+    assert len(set(every.round(6))) == 5  # distinct peaks: the ranking is well defined
+    assert order.tolist() == np.argsort(-every)[:3].tolist()
+    np.testing.assert_allclose(peaks, np.sort(every)[::-1][:3], rtol=1e-5)
     top, left, bottom, right = support_box(project(model, x[:1], "block1_conv1_relu")[0])
     assert bottom - top <= 4 and right - left <= 4  # one 3x3 conv: a tiny receptive field
     img = to_image(proj[0])

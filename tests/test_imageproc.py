@@ -28,6 +28,10 @@ def test_grayscale_uses_luma_weights():
     out = to_grayscale(img).numpy()
     assert out.shape == (2, 2, 1)
     np.testing.assert_allclose(out, 29.9, atol=0.1)
+    # one weight per channel: pure red, green and blue pixels, then a mixed one
+    pixels = np.array([[[100.0, 0, 0], [0, 100.0, 0], [0, 0, 100.0], [100.0, 50.0, 200.0]]])
+    got = to_grayscale(pixels.astype("float32")).numpy()[0, :, 0]
+    np.testing.assert_allclose(got, [29.9, 58.7, 11.4, 29.9 + 29.35 + 22.8], atol=0.1)
 
 
 def test_global_equalisation_stretches_a_dark_image():
@@ -79,7 +83,7 @@ def test_oversample_and_undersample_balance_classes():
     y = np.repeat([0, 1, 2], [50, 10, 5])
     over = oversample_indices(y, seed=0)
     assert np.bincount(y[over]).tolist() == [50, 50, 50]
-    assert set(np.flatnonzero(y == 2)) <= set(over)  # originals all kept
+    assert set(range(len(y))) <= set(over)  # every original of every class is kept
     under = undersample_indices(y, seed=0)
     assert np.bincount(y[under]).tolist() == [5, 5, 5] and len(set(under)) == 15
     assert np.array_equal(over, oversample_indices(y, seed=0))

@@ -41,3 +41,16 @@ def test_pyramid_halves_and_preserves_mean():
     levels = gaussian_pyramid(np.full((64, 48), 100.0), 4)
     assert [lv.shape for lv in levels] == [(64, 48), (32, 24), (16, 12), (8, 6)]
     assert all(np.allclose(lv, 100.0, atol=1e-3) for lv in levels)
+
+
+def test_pyramid_blurs_before_halving():
+    """A one-pixel checkerboard aliases to a flat 0 or 200 without the blur; blurred, it is 100."""
+    board = 200.0 * (np.indices((32, 32)).sum(axis=0) % 2)
+    half = gaussian_pyramid(board, 2)[1]
+    assert half.shape == (16, 16)
+    np.testing.assert_allclose(half[2:-2, 2:-2], 100.0, atol=1.0)
+    dot = np.zeros((32, 32))
+    dot[16, 16] = 400.0
+    spread = gaussian_pyramid(dot, 2)[1]
+    assert np.count_nonzero(spread > 1.0) >= 4 and spread.max() < 100.0  # spread, not picked
+    assert spread.sum() * 4 == pytest.approx(400.0, rel=0.1)  # and the mass is roughly kept

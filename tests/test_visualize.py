@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from helpers.backbones import BackboneSpec, LoadedBackbone, transfer_classifier
 from helpers.layers import LayerNotFoundError, feature_model, find_layer, layer_outputs
@@ -53,6 +54,65 @@ def test_grad_cam_for_the_other_class_is_empty_here():
     assert cams.max() == 0.0
 
 
+def _colour_detector() -> keras.Model:
+    """Two channels that detect different things (red, blue) and a 3-class softmax."""
+    inp = keras.Input((16, 16, 3))
+    x = keras.layers.Rescaling(1 / 255.0)(inp)
+    x = keras.layers.Conv2D(2, 1, activation="relu", name="detect")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(3, activation="softmax", name="predictions")(x)
+    model = keras.Model(inp, out)
+    k = np.zeros((1, 1, 3, 2), "float32")
+    k[0, 0, 0, 0] = k[0, 0, 2, 1] = 1.0  # channel 0: red, channel 1: blue
+    model.get_layer("detect").set_weights([k, np.zeros(2, "float32")])
+    w = np.array([[4.0, -3.0, 0.0], [-3.0, 4.0, 0.0]], "float32")  # class 0 red, 1 blue, 2 none
+    model.get_layer("predictions").set_weights([w, np.zeros(3, "float32")])
+    return model
+
+
+def _reference_cam(model, images, layer, classes) -> np.ndarray:
+    """Grad-CAM written out independently: per-channel pooled gradients, weighted sum, ReLU."""
+    sub = keras.Model(model.inputs[0], [model.get_layer(layer).output, model.outputs[0]])
+    x = tf.constant(images, tf.float32)
+    with tf.GradientTape() as tape:
+        maps, probs = sub(x, training=False)
+        score = tf.reduce_sum(probs * tf.one_hot(classes, probs.shape[-1]), axis=1)
+    grads = tape.gradient(score, maps).numpy()
+    maps = maps.numpy()
+    cams = []
+    for g, m in zip(grads, maps, strict=True):
+        weights = g.mean(axis=(0, 1))  # one weight per channel
+        cam = np.maximum((m * weights).sum(axis=-1), 0.0)
+        cams.append(cam / cam.max() if cam.max() > 0 else cam)
+    return np.array(cams)
+
+
+def test_grad_cam_matches_an_independent_computation_for_a_class_not_predicted():
+    img = np.full((16, 16, 3), 10.0, "float32")
+    img[2:10, 2:10] = [250.0, 10.0, 10.0]  # a big red square: class 0 is predicted
+    img[11:15, 11:15] = [10.0, 10.0, 250.0]  # a small blue square
+    model = _colour_detector()
+    cams, preds = grad_cam(model, img[None], "detect", class_index=1)  # explain "blue"
+    assert preds.argmax() == 0
+    want = _reference_cam(model, img[None], "detect", [1])
+    np.testing.assert_allclose(cams, want, atol=1e-5)
+    cam = cams[0]
+    assert cam[11:15, 11:15].min() > 0.9  # heat on the blue square
+    assert cam[2:10, 2:10].max() == 0.0  # evidence against blue is cut by the ReLU
+    cams2, _ = grad_cam(model, np.stack([img, img]), "detect", class_index=[0, 1])
+    np.testing.assert_allclose(cams2, _reference_cam(model, np.stack([img, img]), "detect", [0, 1]),
+                               atol=1e-5)
+    assert cams2[0][2:10, 2:10].min() > 0.9 and cams2[0][11:15, 11:15].max() == 0.0
+    default, _ = grad_cam(model, img[None], "detect")  # None: the predicted class, red
+    np.testing.assert_allclose(default, cams2[:1], atol=1e-6)
+
+
+def _independent_filter_means(model, layer, images) -> np.ndarray:
+    """Mean activation of every filter of ``layer`` for each image: (images, filters)."""
+    sub = keras.Model(model.inputs[0], model.get_layer(layer).output)
+    return sub(np.asarray(images, "float32"), training=False).numpy().mean(axis=(1, 2))
+
+
 def test_filter_pattern_raises_the_chosen_filter():
     keras.utils.set_random_seed(1)
     model = plain_convnet((32, 32, 3), 10, filters=(8, 16), name="tiny")
@@ -60,6 +120,27 @@ def test_filter_pattern_raises_the_chosen_filter():
     assert images.shape == (3, 32, 32, 3) and images.dtype == np.uint8
     assert curve.shape == (16, 3)
     assert np.all(curve[-1] > curve[0] + 1e-3)
+
+
+def test_filter_patterns_rescored_independently_excite_their_own_filter():
+    """Filters that detect different colours: each returned image excites its own filter."""
+    inp = keras.Input((16, 16, 3))
+    x = keras.layers.Rescaling(1 / 255.0)(inp)
+    x = keras.layers.Conv2D(3, 3, padding="same", name="colour")(x)
+    model = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(x))
+    k = np.full((3, 3, 3, 3), 0.0, "float32")
+    for c in range(3):
+        k[1, 1, :, c] = -0.5
+        k[1, 1, c, c] = 1.0  # filter c: colour c minus the other two
+    model.get_layer("colour").set_weights([k, np.zeros(3, "float32")])
+    chosen = [2, 0, 1]
+    images, curve = filter_patterns(model, "colour", chosen, steps=10, jitter=0)
+    assert np.all(curve[-1] > curve[0] + 0.1)
+    means = _independent_filter_means(model, "colour", images)[:, chosen]  # (image, filter)
+    own = np.diag(means)
+    others = np.array([np.delete(means[:, j], j).max() for j in range(3)])
+    assert np.all(own > others + 0.2), means
+    assert [int(im.reshape(-1, 3).mean(0).argmax()) for im in images] == chosen
 
 
 def test_filter_pattern_rejects_bad_filter_index():
@@ -110,6 +191,29 @@ def test_activation_plot_and_sparsity():
     assert set(s) == set(acts) and all(0.0 <= v <= 1.0 for v in s.values())
 
 
-def test_overlay_shapes_and_range():
-    out = overlay(np.zeros((32, 32, 3)), np.ones((4, 4)))
-    assert out.shape == (32, 32, 3) and out.dtype == np.uint8 and out.max() > 0
+def test_sparsity_counts_channels_dead_everywhere():
+    act = np.ones((1, 4, 4, 5), "float32")
+    act[..., 0] = 0.0  # dead
+    act[..., 1] = -2.0  # dead (pre-activation below zero)
+    act[..., 2] = 0.0
+    act[0, 3, 3, 2] = 0.5  # alive at one position only
+    act[..., 4] = -1.0  # dead
+    s = sparsity({"four_d": act, "three_d": act[0, ..., :2], "alive": np.ones((2, 2, 3))})
+    assert s == {"four_d": 3 / 5, "three_d": 1.0, "alive": 0.0}
+
+
+def test_overlay_blends_the_jet_colour_of_the_resized_heatmap():
+    import matplotlib.pyplot as plt
+
+    jet = plt.get_cmap("jet")
+    heat = np.array([[1.0, 0.0], [1.0, 0.0]])  # hot left column, cold right column
+    out = overlay(np.zeros((8, 8, 3)), heat, alpha=0.5)
+    assert out.shape == (8, 8, 3) and out.dtype == np.uint8
+    np.testing.assert_allclose(out[0, 0], 0.5 * 255 * np.array(jet(1.0)[:3]), atol=1)
+    np.testing.assert_allclose(out[7, 7], 0.5 * 255 * np.array(jet(0.0)[:3]), atol=1)
+    # an image in 0..1 is scaled to 0..255 and keeps (1 - alpha) of itself
+    grey = overlay(np.full((4, 4, 3), 0.5), np.zeros((4, 4)), alpha=0.25)
+    np.testing.assert_allclose(grey[1, 1], 0.75 * 127.5 + 0.25 * 255 * np.array(jet(0.0)[:3]),
+                               atol=1)
+    gray_in = overlay(np.full((4, 4, 1), 200.0), np.zeros((4, 4)), alpha=0.0)
+    assert gray_in.shape == (4, 4, 3) and (gray_in == 200).all()
