@@ -26,8 +26,8 @@ from helpers.evaluation import Evaluation
 from helpers.pipeline import make_augmentation, take_images, to_tf_dataset
 from helpers.recipes import Recipe, Trained, evaluate, train
 from helpers.recipes.ahe import AHE_MOBILENET, AHE_SCRATCH
-from helpers.recipes.cats import CATS_PROBE, CATS_SCRATCH
-from helpers.recipes.cifar import CIFAR
+from helpers.recipes.cats_dogs import CATS_PROBE, CATS_SCRATCH
+from helpers.recipes.cifar10 import CIFAR
 from helpers.recipes.gtsrb import GTSRB, GTSRB_COLOUR
 from helpers.recipes.probe import ProbeFeatures, ProbeRecipe, ProbeResult, fit_probe
 from helpers.training import EpochTimer, TimeBudget, count_flops, fit, images_per_second
@@ -37,11 +37,11 @@ from .core import Bench, Target
 TARGETS = {
     "gtsrb/cnn": Target("≥ 99.5 % in ≤ 15 min", 0.995, 15 * 60),
     "gtsrb/best": Target("≥ 99.7 % (best of suite)", 0.997),
-    "cifar/airbench": Target("≥ 85 % in ≤ 15 min", 0.85, 15 * 60),
+    "cifar10/airbench": Target("≥ 85 % in ≤ 15 min", 0.85, 15 * 60),
     "ahe/scratch": Target("≥ 92 % in ≤ 20 min", 0.92, 20 * 60),
     "ahe/best": Target("≥ 96 % (best of suite)", 0.96),
-    "cats/pretrained": Target("≥ 99.0 %", 0.99),
-    "cats/scratch": Target("≥ 90 %", 0.90),
+    "cats_dogs/pretrained": Target("≥ 99.0 %", 0.99),
+    "cats_dogs/scratch": Target("≥ 90 %", 0.90),
 }
 PIPELINE_TARGET = 0.95
 
@@ -158,7 +158,8 @@ def _best_row(b: Bench, key: str, dataset: str, candidates: dict[str, Evaluation
           macro_f1=ev.macro()["f1"], **_target_cells(key, ev.accuracy, None))
 
 
-DATASET_TITLES = {"gtsrb": "GTSRB", "ahe": "AHE", "cats": "Cats vs dogs", "cifar": "CIFAR-10"}
+DATASET_TITLES = {"gtsrb": "GTSRB", "ahe": "AHE", "cats_dogs": "Cats vs dogs",
+                  "cifar10": "CIFAR-10"}
 
 
 # ----------------------------------------------------------------------------- tasks
@@ -196,7 +197,7 @@ def ahe(b: Bench) -> None:
     ablate(b, AHE_SCRATCH, scratch, ds, splits, data=data)
 
 
-def cats(b: Bench) -> None:
+def cats_dogs(b: Bench) -> None:
     """The ImageNet-feature probe (and its ablations), and the CNN from scratch."""
     ds = load_cats_dogs(limit_per_class=b.pick(12, None), allow_synthetic=b.quick,
                         download=not b.quick)
@@ -255,7 +256,7 @@ def _keras_example(b: Bench, ds: Dataset, splits: tuple, data: str, budget_s: fl
               None, epochs=b.pick(2, 500), callbacks=[budget], name="keras_example")
     ev = Evaluation("keras example", ds.class_names, te.y,
                     model.predict(to_tf_dataset(te, batch_size=500), verbose=0))
-    b.add("cifar/keras_example", dataset="CIFAR-10",
+    b.add("cifar10/keras_example", dataset="CIFAR-10",
           model="anchor: the Keras example CNN (RMSprop 1e-4, its own recipe)", data=data,
           test_accuracy=ev.accuracy, macro_f1=ev.macro()["f1"], train_seconds=res.seconds,
           epochs=res.epochs, budget_seconds=budget_s,
@@ -263,7 +264,7 @@ def _keras_example(b: Bench, ds: Dataset, splits: tuple, data: str, budget_s: fl
           mflops_per_image=count_flops(model) / 1e6, target="", target_met=None)
 
 
-def cifar(b: Bench) -> None:
+def cifar10(b: Bench) -> None:
     """The recipe, the Keras example CNN under the same budget, the ablations."""
     ds = load_cifar10(limit_per_class=b.pick(12, None), allow_synthetic=b.quick,
                       download=not b.quick)
@@ -329,5 +330,5 @@ def pipeline(b: Bench) -> None:
 
 
 TASKS: dict[str, Callable[[Bench], None]] = {
-    "gtsrb": gtsrb, "ahe": ahe, "cats": cats, "cifar": cifar, "pipeline": pipeline,
+    "gtsrb": gtsrb, "ahe": ahe, "cats_dogs": cats_dogs, "cifar10": cifar10, "pipeline": pipeline,
 }

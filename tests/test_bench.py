@@ -135,9 +135,10 @@ def test_targets_are_the_issues_and_judge_time():
     assert TARGETS["gtsrb/best"].accuracy == 0.997
     assert TARGETS["ahe/scratch"].accuracy == 0.92 and TARGETS["ahe/scratch"].max_train_s == 1200
     assert TARGETS["ahe/best"].accuracy == 0.96
-    assert TARGETS["cats/pretrained"].accuracy == 0.99 and TARGETS["cats/scratch"].accuracy == 0.9
-    assert TARGETS["cifar/airbench"].accuracy == 0.85
-    assert TARGETS["cifar/airbench"].max_train_s == 900
+    assert TARGETS["cats_dogs/pretrained"].accuracy == 0.99
+    assert TARGETS["cats_dogs/scratch"].accuracy == 0.9
+    assert TARGETS["cifar10/airbench"].accuracy == 0.85
+    assert TARGETS["cifar10/airbench"].max_train_s == 900
     t = Target("x", 0.9, 60)
     assert t.met(0.95, 59) and not t.met(0.95, 61) and not t.met(0.89, 10)
 
@@ -172,18 +173,19 @@ def test_smoke_quick_run_of_every_task(tmp_path):
     # every dataset with a trained recipe has its ablation rows: a reference under the same
     # shorter budget and (quick mode) the first trained ingredient removed
     for recipe_key, ingredient in (("gtsrb/cnn", "ROI crop"), ("ahe/scratch", "augmentation"),
-                                   ("cifar/airbench", "random erasing"),
-                                   ("cats/scratch", "augmentation")):
+                                   ("cifar10/airbench", "random erasing"),
+                                   ("cats_dogs/scratch", "augmentation")):
         ref = rows[f"{recipe_key}/ablation/reference"]
         abl = rows[f"{recipe_key}/ablation/{ingredient}"]
         assert ref["ablation_of"] == abl["ablation_of"] == recipe_key
         assert ref["budget_seconds"] == abl["budget_seconds"]
-    assert rows["cifar/airbench/ablation/flip TTA"]["ablation_of"] == "cifar/airbench"
-    assert rows["cats/pretrained/ablation/log-ratio feature"]["ablation_of"] == "cats/pretrained"
+    assert rows["cifar10/airbench/ablation/flip TTA"]["ablation_of"] == "cifar10/airbench"
+    key = "cats_dogs/pretrained"
+    assert rows[f"{key}/ablation/log-ratio feature"]["ablation_of"] == key
     table = (tmp_path / "results.md").read_text()
     assert table.strip() == markdown(results).strip()
     assert "| GTSRB |" in table and "| input pipeline |" in table
-    assert set(TASKS) == {"gtsrb", "ahe", "cats", "cifar", "pipeline"}
+    assert set(TASKS) == {"gtsrb", "ahe", "cats_dogs", "cifar10", "pipeline"}
 
 
 def test_merge_drops_the_old_rows_of_a_dataset_run_again(tmp_path):
@@ -192,6 +194,10 @@ def test_merge_drops_the_old_rows_of_a_dataset_run_again(tmp_path):
     merged = merge_results(path, {"gtsrb/new": {"key": "gtsrb/new"}}, replace=("gtsrb",))
     assert set(merged["rows"]) == {"gtsrb/new", "ahe/x"}
     assert set(json.loads(path.read_text())["rows"]) == {"gtsrb/new", "ahe/x"}
+    merge_results(path, {"cats/old": {"key": "cats/old"}})  # the earlier key scheme
+    new = {"cats_dogs/new": {"key": "cats_dogs/new"}}
+    merged = merge_results(path, new, replace=("cats_dogs",))
+    assert set(merged["rows"]) == {"gtsrb/new", "ahe/x", "cats_dogs/new"}
 
 
 def test_readme_quotes_the_generated_table():

@@ -10,8 +10,8 @@ import tensorflow as tf
 from helpers.datasets.base import ArraySplit
 from helpers.recipes import Recipe, SmoothedSparseCrossentropy, evaluate, predict, train
 from helpers.recipes.ahe import AHE_MOBILENET, AHE_SCRATCH
-from helpers.recipes.cats import CATS_PROBE, CATS_SCRATCH
-from helpers.recipes.cifar import CIFAR
+from helpers.recipes.cats_dogs import CATS_PROBE, CATS_SCRATCH
+from helpers.recipes.cifar10 import CIFAR
 from helpers.recipes.gtsrb import GTSRB, GTSRB_COLOUR, crop_to_roi, roi_box
 from helpers.recipes.probe import IMAGENET_CATS, IMAGENET_DOGS, ProbeFeatures, _log_ratio, fit_probe
 

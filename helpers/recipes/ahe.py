@@ -44,7 +44,8 @@ def architecture_jitter(recipe: Recipe, seed: int) -> keras.Layer:
 def fine_tuned_mobilenet(recipe: Recipe) -> keras.Model:
     """MobileNet α=0.75 with ImageNet weights, every layer trainable but batch norm frozen in
     inference mode, global average pooling, dropout 0.2 and a softmax layer."""
-    loaded = load_backbone("mobilenet_0.75", (*recipe.image_size, 3),
+    loaded = load_backbone("mobilenet_0.75", (*recipe.image_size, 3),  # quick: never downloads
+                           allow_download=False if recipe.allow_random_weights else None,
                            allow_random=recipe.allow_random_weights)
     backbone = loaded.model
     backbone.trainable = True

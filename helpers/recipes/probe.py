@@ -117,7 +117,9 @@ def probe_features(recipe: ProbeRecipe, splits: tuple[Split, Split, Split]) -> P
     """Run the recipe's backbone (and, for a log-ratio recipe, its ImageNet classifier) once
     over every image of the three splits and over its mirror image."""
     shape = (*recipe.image_size, 3)
-    loaded = load_backbone(recipe.backbone, shape, allow_random=recipe.allow_random_weights)
+    loaded = load_backbone(recipe.backbone, shape,  # quick mode never downloads
+                           allow_download=False if recipe.allow_random_weights else None,
+                           allow_random=recipe.allow_random_weights)
     models = [feature_extractor(loaded, shape)]
     top = imagenet_top(recipe.backbone, recipe.image_size) if recipe.log_ratio else None
     if recipe.log_ratio and top is None and not recipe.allow_random_weights:

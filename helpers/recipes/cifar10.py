@@ -77,7 +77,7 @@ def flip_shift(recipe: Recipe, seed: int) -> keras.Layer:
 
 
 CIFAR = Recipe(
-    key="cifar/airbench",
+    key="cifar10/airbench",
     title="airbench-style CNN (64/128/256), label smoothing 0.2, Nesterov SGD, flip TTA",
     num_classes=10,
     image_size=(32, 32),

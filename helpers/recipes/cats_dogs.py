@@ -21,7 +21,7 @@ from .base import Recipe
 from .probe import IMAGENET_CATS, IMAGENET_DOGS, ProbeRecipe
 
 CATS_PROBE = ProbeRecipe(
-    key="cats/pretrained",
+    key="cats_dogs/pretrained",
     title="MobileNet α=0.75 ImageNet features (224 px, mirror) + dog/cat log ratio, "
     "logistic regression",
     backbone="mobilenet_0.75",
@@ -56,7 +56,7 @@ def pet_jitter(recipe: Recipe, seed: int) -> keras.Layer:
 
 
 CATS_SCRATCH = Recipe(
-    key="cats/scratch",
+    key="cats_dogs/scratch",
     title="CNN 5 conv-BN blocks from scratch, 128 px, strong jitter, label smoothing, mirror TTA",
     num_classes=2,
     image_size=(128, 128),
