@@ -120,4 +120,7 @@ def test_two_quick_runs_of_a_notebook_give_identical_metrics(tmp_path):
         assert proc.returncode == 0, proc.stderr[-3000:]
         metrics.append(json.loads((out / "results.json").read_text())["03_cifar10_blocks"])
     a, b = (m["metrics"] for m in metrics)
-    assert a["test_accuracy"] and a == {**b, "seconds_per_epoch": a["seconds_per_epoch"]}
+    timings = {k for k in a if "seconds" in k}  # wall times differ from run to run
+    assert a["test_accuracy"] and a["recipe_test_accuracy"] is not None
+    assert {k: v for k, v in a.items() if k not in timings} == {
+        k: v for k, v in b.items() if k not in timings}
