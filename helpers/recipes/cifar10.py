@@ -51,29 +51,24 @@ def airbench_net(recipe: Recipe, widths: tuple[int, int, int] = (64, 128, 256)) 
     return keras.Model(inp, out, name="cifar_airbench")
 
 
+def flip_shift(recipe: Recipe, seed: int, erase: bool = False) -> keras.Layer:
+    """Horizontal flips and translations of up to 2 pixels; with ``erase``, also random
+    erasing of a patch (cutout)."""
+    shift = 2 / recipe.image_size[0]
+    stack = [
+        layers.RandomFlip("horizontal", seed=seed),
+        layers.RandomTranslation(shift, shift, fill_mode="reflect", seed=seed),
+    ]
+    if erase:
+        stack.append(
+            layers.RandomErasing(factor=0.5, scale=(0.05, 0.2), fill_value=127.5, seed=seed)
+        )
+    return keras.Sequential(stack, name="augmentation")
+
+
 def flip_shift_erase(recipe: Recipe, seed: int) -> keras.Layer:
-    """Horizontal flips, translations of up to 2 pixels, and random erasing of a patch."""
-    shift = 2 / recipe.image_size[0]
-    return keras.Sequential(
-        [
-            layers.RandomFlip("horizontal", seed=seed),
-            layers.RandomTranslation(shift, shift, fill_mode="reflect", seed=seed),
-            layers.RandomErasing(factor=0.5, scale=(0.05, 0.2), fill_value=127.5, seed=seed),
-        ],
-        name="augmentation",
-    )
-
-
-def flip_shift(recipe: Recipe, seed: int) -> keras.Layer:
-    """The augmentation without random erasing (for the ablation)."""
-    shift = 2 / recipe.image_size[0]
-    return keras.Sequential(
-        [
-            layers.RandomFlip("horizontal", seed=seed),
-            layers.RandomTranslation(shift, shift, fill_mode="reflect", seed=seed),
-        ],
-        name="augmentation",
-    )
+    """The recipe's augmentation: flips, 2-pixel shifts and random erasing."""
+    return flip_shift(recipe, seed, erase=True)
 
 
 CIFAR = Recipe(
