@@ -179,3 +179,28 @@ def test_probe_uses_its_ingredients_and_reuses_features():
         ablated = fit_probe(CATS_PROBE.without(ingredient), tr, va, te, features=feats)
         assert (ablated.probs.argmax(1) == te.y).mean() < 0.8
     assert set(res.facts["cv_accuracy_by_C"]) == {str(c) for c in CATS_PROBE.Cs}
+
+
+TRAINED_RECIPES = [GTSRB, GTSRB_COLOUR, CIFAR, AHE_SCRATCH, CATS_SCRATCH,
+                   AHE_MOBILENET.replace(allow_random_weights=True)]
+
+
+@pytest.mark.parametrize(
+    ("recipe", "ingredient"),
+    [(r, name) for r in TRAINED_RECIPES for name in r.ingredients],
+    ids=lambda v: getattr(v, "key", str(v)),
+)
+def test_every_ablation_builds_and_takes_its_own_pipeline(recipe, ingredient):
+    """The benchmark trains each ablated recipe only in full mode: check here that each one is
+    a working recipe (its pipeline's training batches fit its model, its outputs are classes)."""
+    ablated = recipe.without(ingredient)
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (4, *recipe.image_size, 3)).astype(np.uint8)
+    meta = {"sizes": np.tile([*recipe.image_size], (4, 1)),
+            "coords": np.tile([2, 2, recipe.image_size[1] - 3, recipe.image_size[0] - 3], (4, 1))}
+    split = ArraySplit(x, np.arange(4) % recipe.num_classes, meta)
+    batch, labels = next(iter(ablated.pipeline(split, training=True, seed=0)))
+    assert batch.shape[1:] == (*recipe.image_size, ablated.channels) and labels.shape == (4,)
+    model = ablated.build(ablated)
+    p = keras.ops.convert_to_numpy(model(batch, training=True))
+    assert p.shape == (4, *recipe.build(recipe).output_shape[1:]) and np.all(np.isfinite(p))
