@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -92,13 +91,6 @@ class Bench:
         self.rows[key] = clean
         print(f"[bench] {key}: " + json.dumps(clean), flush=True)
         return clean
-
-
-def timed(fn: Callable[[], T]) -> tuple[T, float]:
-    """Call ``fn`` and return its result with the wall time in seconds."""
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
 
 
 def merge_results(path: Path, rows: dict[str, dict[str, Any]],

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -98,7 +98,6 @@ class RunConfig:
     quick: bool
     seed: int = 42
     data_dir: Path | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def mode(self) -> str:

@@ -2,12 +2,14 @@
 
 The per-image functions take and return float32 tensors in 0..255 of shape ``(H, W, C)``,
 so they plug into :func:`helpers.pipeline.to_tf_dataset` as ``map_fn`` (they run once,
-before the cache). Global equalisation is written in TensorFlow; CLAHE uses OpenCV's
-implementation through ``tf.numpy_function``. Both equalise the luma (Y of YCrCb) and
-leave the colour alone, so a red sign stays red.
+before the cache). Global equalisation and CLAHE are OpenCV's (``equalizeHist``,
+``createCLAHE``), run through ``tf.numpy_function`` by one path; both equalise the luma (Y of
+YCrCb) and leave the colour alone, so a red sign stays red.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -19,65 +21,45 @@ def to_grayscale(image: tf.Tensor) -> tf.Tensor:
     return tf.image.rgb_to_grayscale(tf.cast(image, tf.float32))
 
 
-def _equalize_channel(channel: tf.Tensor) -> tf.Tensor:
-    """Global histogram equalisation of one uint8-valued channel (float32 in/out)."""
-    values = tf.cast(tf.clip_by_value(tf.round(channel), 0, 255), tf.int32)
-    hist = tf.math.bincount(tf.reshape(values, [-1]), minlength=256, maxlength=256)
-    cdf = tf.cast(tf.cumsum(hist), tf.float32)
-    cdf_min = tf.reduce_min(tf.boolean_mask(cdf, cdf > 0))
-    total = tf.cast(tf.size(values), tf.float32)
-    denom = tf.maximum(total - cdf_min, 1.0)
-    lut = tf.clip_by_value(tf.round((cdf - cdf_min) / denom * 255.0), 0, 255)
-    flat = tf.cast(total - cdf_min, tf.float32) > 0
-    out = tf.gather(lut, values)
-    return tf.where(flat, out, tf.cast(values, tf.float32))  # a constant image is left as is
+def _on_luma(image: np.ndarray, op: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Apply an OpenCV operation on one uint8 channel to the luma (Y of YCrCb) of an image."""
+    img = np.clip(np.rint(image), 0, 255).astype(np.uint8)
+    if img.ndim == 3 and img.shape[-1] == 3:
+        ycc = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb)
+        ycc[..., 0] = op(np.ascontiguousarray(ycc[..., 0]))
+        out = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+    else:
+        out = op(np.ascontiguousarray(img.reshape(img.shape[:2]))).reshape(img.shape)
+    return out.astype(np.float32)
 
 
-def _rgb_to_ycrcb(rgb: tf.Tensor) -> tf.Tensor:
-    r, g, b = tf.unstack(rgb, axis=-1)
-    y = 0.299 * r + 0.587 * g + 0.114 * b
-    return tf.stack([y, (r - y) * 0.713 + 128.0, (b - y) * 0.564 + 128.0], axis=-1)
+def _as_tf_op(fn: Callable[[np.ndarray], np.ndarray], image: tf.Tensor) -> tf.Tensor:
+    """Run a per-image NumPy function as a TensorFlow op (``tf.data`` maps); keeps the shape."""
+    image = tf.convert_to_tensor(image, tf.float32)
+    out = tf.numpy_function(fn, [image], tf.float32)
+    out.set_shape(image.shape)
+    return out
 
 
-def _ycrcb_to_rgb(ycrcb: tf.Tensor) -> tf.Tensor:
-    y, cr, cb = tf.unstack(ycrcb, axis=-1)
-    r = y + 1.403 * (cr - 128.0)
-    b = y + 1.773 * (cb - 128.0)
-    g = (y - 0.299 * r - 0.114 * b) / 0.587
-    return tf.clip_by_value(tf.stack([r, g, b], axis=-1), 0.0, 255.0)
+def equalize_numpy(image: np.ndarray) -> np.ndarray:
+    """Global histogram equalisation (OpenCV's ``equalizeHist``) of the luma of one image."""
+    return _on_luma(image, cv2.equalizeHist)
 
 
 def equalize(image: tf.Tensor) -> tf.Tensor:
-    """Global histogram equalisation of the luma; colour images keep their chroma."""
-    image = tf.cast(image, tf.float32)
-    if image.shape[-1] == 1:
-        return _equalize_channel(image[..., 0])[..., None]
-    ycc = _rgb_to_ycrcb(image)
-    y = _equalize_channel(ycc[..., 0])
-    return _ycrcb_to_rgb(tf.concat([y[..., None], ycc[..., 1:]], axis=-1))
+    """Global histogram equalisation of the luma as a TensorFlow op; colour keeps its chroma."""
+    return _as_tf_op(equalize_numpy, image)
 
 
 def clahe_numpy(image: np.ndarray, clip_limit: float = 2.0, tiles: int = 4) -> np.ndarray:
     """Contrast-limited adaptive histogram equalisation (OpenCV) of the luma of one image."""
-    img = np.clip(np.rint(image), 0, 255).astype(np.uint8)
     op = cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(tiles, tiles))
-    if img.ndim == 3 and img.shape[-1] == 3:
-        ycc = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb)
-        ycc[..., 0] = op.apply(np.ascontiguousarray(ycc[..., 0]))
-        out = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
-    else:
-        out = op.apply(np.ascontiguousarray(img.reshape(img.shape[:2])))
-        out = out.reshape(image.shape)
-    return out.astype(np.float32)
+    return _on_luma(image, op.apply)
 
 
 def clahe(image: tf.Tensor, clip_limit: float = 2.0, tiles: int = 4) -> tf.Tensor:
     """CLAHE as a TensorFlow op (for ``tf.data`` maps); shape and dtype float32 are kept."""
-    out = tf.numpy_function(
-        lambda im: clahe_numpy(im, clip_limit, tiles), [tf.cast(image, tf.float32)], tf.float32
-    )
-    out.set_shape(image.shape)
-    return out
+    return _as_tf_op(lambda im: clahe_numpy(im, clip_limit, tiles), image)
 
 
 # ------------------------------------------------------------------------------- balance

@@ -43,11 +43,6 @@ def layer_names(model: keras.Model, kind: type | tuple[type, ...] | None = None)
     return [p for p, layer in iter_layers(model) if kind is None or isinstance(layer, kind)]
 
 
-def conv_layer_names(model: keras.Model) -> list[str]:
-    """Paths of the 2-D convolution layers, in order: the usual choices to visualise."""
-    return layer_names(model, keras.layers.Conv2D)
-
-
 def _not_found(model: keras.Model, name: str) -> LayerNotFoundError:
     names = layer_names(model)
     shown = ", ".join(names if len(names) <= 60 else names[:30] + ["..."] + names[-25:])

@@ -58,9 +58,9 @@ def _rss_mib() -> float:
 
 
 def _peak_rss_mib() -> float:
-    import resource
+    from .reporting import peak_memory_bytes
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return peak_memory_bytes() / 2**20
 
 
 def run_probe(cfg: ProbeConfig) -> dict:

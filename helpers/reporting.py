@@ -61,11 +61,15 @@ def hardware_line(info: dict[str, Any] | None = None) -> str:
     return f"{info['cpu']}, {info['cores']} cores, {info.get('memory_gib', '?')} GiB{acc}"
 
 
+def peak_memory_bytes() -> int:
+    """Peak resident memory of this process so far, in bytes (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
 def peak_memory_gib() -> float:
-    """Peak resident memory of this process so far, in GiB (Linux reports KiB)."""
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    scale = 1 if sys.platform == "darwin" else 1024
-    return round(kib * scale / 2**30, 2)
+    """Peak resident memory of this process so far, in GiB, rounded to 0.01."""
+    return round(peak_memory_bytes() / 2**30, 2)
 
 
 def _jsonable(value: Any) -> Any:

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-from .layers import feature_model, layer_outputs
+from .layers import feature_model
 
 # --------------------------------------------------------------------------- activations
 
@@ -212,8 +212,8 @@ def _check_maps(shape, layer_name: str, what: str) -> None:
         raise ValueError(
             f"{what} needs a layer with spatial feature maps (N, H, W, C); layer {layer_name!r} "
             f"outputs {tuple(shape)}. Pass a convolution (or its activation/pooling) layer, "
-            "e.g. one of helpers.layers.conv_layer_names(model); a model without convolution "
-            "layers has none"
+            "e.g. one of helpers.layers.layer_names(model, keras.layers.Conv2D); a model without "
+            "convolution layers has none"
         )
 
 
@@ -246,8 +246,3 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.n
     heat = tf.image.resize(heatmap[..., None], img.shape[:2], method="bilinear").numpy()[..., 0]
     colour = plt.get_cmap("jet")(np.clip(heat, 0, 1))[..., :3] * 255
     return np.clip((1 - alpha) * img + alpha * colour, 0, 255).astype("uint8")
-
-
-def activations_of(model: keras.Model, image: np.ndarray, names: Sequence[str]) -> dict:
-    """Outputs of the named layers for one image ``(H, W, C)``."""
-    return layer_outputs(model, np.asarray(image)[None], names)
