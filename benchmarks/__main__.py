@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 import helpers  # noqa: F401  (mutes TensorFlow's start-up logs)
-from helpers.execute import replace_block
+from helpers.progress import ProgressMonitor
+from helpers.reporting import replace_block
 
 from .core import BENCH_END, BENCH_START, Bench, markdown, merge_results
 from .tasks import TASKS
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         done: list[str] = []
         for name in args.datasets or list(TASKS):
             start = time.perf_counter()
-            TASKS[name](bench)
+            with ProgressMonitor(f"[bench] {name}"):
+                TASKS[name](bench)
             print(f"[bench] {name} done in {time.perf_counter() - start:.0f} s", flush=True)
             done.append(name)
             # after every task, so a later failure keeps the finished ones

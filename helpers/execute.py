@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 
 from .config import QUICK_ENV, REPO_ROOT, RESULTS_DIR_ENV
-from .reporting import hardware, hardware_line
+from .progress import ProgressMonitor
+from .reporting import hardware, hardware_line, replace_block
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 
@@ -62,7 +63,7 @@ def execute_one(nb: Path, out_dir: Path, quick: bool, timeout: int | None) -> di
         cwd=str(nb.parent),
         kernel_name="python3",
         execution_timeout=timeout,
-        progress_bar=False,
+        progress_bar={"desc": nb.stem} if sys.stderr.isatty() else False,
         log_output=False,
     )
     wall = round(time.time() - start, 1)
@@ -195,16 +196,6 @@ def results_markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def replace_block(path: Path, start: str, end: str, body: str) -> None:
-    """Replace what lies between the ``start`` and ``end`` marker lines of a text file."""
-    text = path.read_text(encoding="utf-8")
-    if start not in text or end not in text:
-        raise SystemExit(f"{path} has no generated-block markers ({start!r} ... {end!r})")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    path.write_text(f"{head}{start}\n{body}\n{end}{tail}", encoding="utf-8")
-
-
 def update_readme(results: dict, readme: Path) -> None:
     """Replace the block between the results markers of the README with the current table."""
     replace_block(readme, README_START, README_END, results_markdown(results))
@@ -241,8 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for nb in find_notebooks(args.notebooks):
         print(f"executing {nb.name} ({'quick' if args.quick else 'full'} mode) ...", flush=True)
+        previous = results.get(nb.stem, {})
+        expected = previous.get("executed_wall_time_s") \
+            if previous.get("mode") == ("quick" if args.quick else "full") else None
         try:
-            entry = execute_one(nb, out_dir, args.quick, args.timeout)
+            with ProgressMonitor(nb.stem, expected):
+                entry = execute_one(nb, out_dir, args.quick, args.timeout)
         except Exception as exc:  # papermill raises PapermillExecutionError for a failing cell
             print(f"FAILED {nb.name}: {exc}", file=sys.stderr)
             failed.append(nb.name)

@@ -3,6 +3,8 @@
 Every notebook starts with :func:`start_run` and ends with :meth:`Run.finish`. When
 ``make execute-all`` runs it, ``CNN_SUITE_RESULTS_DIR`` is set and ``finish`` writes
 ``<name>.json`` there; :mod:`helpers.execute` merges those into ``answers/results.json``.
+:func:`replace_block` rewrites the generated tables between markers in the README (results
+of the notebooks and of the benchmark).
 """
 
 from __future__ import annotations
@@ -140,3 +142,13 @@ def start_run(
 ) -> Run:
     """Configure the mode, seed every generator and start timing a notebook run."""
     return Run(make_config(name, quick=quick, seed=seed, data_dir=data_dir))
+
+
+def replace_block(path: Path, start: str, end: str, body: str) -> None:
+    """Replace what lies between the ``start`` and ``end`` marker lines of a text file."""
+    text = path.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        raise SystemExit(f"{path} has no generated-block markers ({start!r} ... {end!r})")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{body}\n{end}{tail}", encoding="utf-8")

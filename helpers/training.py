@@ -17,6 +17,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .progress import status_callbacks
+
 
 class EpochTimer(keras.callbacks.Callback):
     """Records the wall time of every epoch (including validation)."""
@@ -89,6 +91,8 @@ def fit(
         )
     if backup_dir is not None:  # first, so an epoch is saved before anything else can fail
         cbs.insert(0, keras.callbacks.BackupAndRestore(str(backup_dir)))
+    budget = next((c.budget_s for c in cbs if isinstance(c, TimeBudget)), None)
+    cbs += status_callbacks(name or model.name, epochs, budget)  # runners' progress display
     start = time.perf_counter()
     hist = model.fit(
         train,
