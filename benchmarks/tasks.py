@@ -20,7 +20,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-from helpers.datasets import load_ahe, load_cats_dogs, load_cifar10, load_gtsrb
+from helpers.datasets import load
 from helpers.datasets.base import Dataset, stratified_holdout
 from helpers.evaluation import Evaluation
 from helpers.pipeline import make_augmentation, take_images, to_tf_dataset
@@ -173,7 +173,7 @@ DATASET_TITLES = {"gtsrb": "GTSRB", "ahe": "AHE", "cats_dogs": "Cats vs dogs",
 
 def gtsrb(b: Bench) -> None:
     """The recipe, its committee partner on colour inputs, their mean, the ablations."""
-    ds = load_gtsrb(limit_per_class=b.pick(12, None), allow_synthetic=b.quick)
+    ds = load("gtsrb", quick=b.quick, limit_per_class=b.pick(12, None))
     splits = (ds["train"], ds["validation"], ds["test"])
     data = _data_line(ds, b.quick, 51_839, train=len(splits[0]), validation=len(splits[1]),
                       test=len(splits[2]))
@@ -189,7 +189,7 @@ def gtsrb(b: Bench) -> None:
 
 def ahe(b: Bench) -> None:
     """From scratch, fine-tuned MobileNet, their mean, the ablations."""
-    ds = load_ahe(limit_per_class=b.pick(10, None), allow_synthetic=b.quick)
+    ds = load("ahe", quick=b.quick, limit_per_class=b.pick(10, None))
     keep, held = stratified_holdout(ds["train"].y, 0.1, seed=b.seed)
     splits = (ds["train"].take(keep), ds["train"].take(held), ds["test"])
     data = _data_line(ds, b.quick, 11_639, train=len(splits[0]), validation=len(splits[1]),
@@ -206,8 +206,7 @@ def ahe(b: Bench) -> None:
 
 def cats_dogs(b: Bench) -> None:
     """The ImageNet-feature probe (and its ablations), and the CNN from scratch."""
-    ds = load_cats_dogs(limit_per_class=b.pick(12, None), allow_synthetic=b.quick,
-                        download=not b.quick)
+    ds = load("cats_dogs", quick=b.quick, limit_per_class=b.pick(12, None))
     splits = (ds["train"], ds["validation"], ds["test"])
     data = _data_line(ds, b.quick, train=len(splits[0]), validation=len(splits[1]),
                       test=len(splits[2]))
@@ -273,8 +272,7 @@ def _keras_example(b: Bench, ds: Dataset, splits: tuple, data: str, budget_s: fl
 
 def cifar10(b: Bench) -> None:
     """The recipe, the Keras example CNN under the same budget, the ablations."""
-    ds = load_cifar10(limit_per_class=b.pick(12, None), allow_synthetic=b.quick,
-                      download=not b.quick)
+    ds = load("cifar10", quick=b.quick, limit_per_class=b.pick(12, None))
     splits = (ds["train"], None, ds["test"])
     data = _data_line(ds, b.quick, 60_000, train=len(splits[0]), test=len(splits[2]))
     main, _ = run_recipe(b, CIFAR, ds, splits, data=data,
@@ -308,9 +306,9 @@ def pipeline(b: Bench) -> None:
     cases = (
         ("pipeline/gtsrb", "GTSRB pickles: ROI crop, grayscale + CLAHE map, cache, shuffle, "
          "batch 128, prefetch",
-         load_gtsrb(limit_per_class=b.pick(8, 150), allow_synthetic=b.quick), GTSRB),
+         load("gtsrb", quick=b.quick, limit_per_class=b.pick(8, 150)), GTSRB),
         ("pipeline/ahe", "AHE JPEG files: decode, resize, cache, shuffle, batch 64, prefetch",
-         load_ahe(limit_per_class=b.pick(8, 200), allow_synthetic=b.quick), AHE_SCRATCH),
+         load("ahe", quick=b.quick, limit_per_class=b.pick(8, 200)), AHE_SCRATCH),
     )
     for key, title, ds, recipe in cases:
         b.reseed()

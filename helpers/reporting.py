@@ -103,6 +103,18 @@ class Run:
         self.datasets[dataset.name] = dataset.describe()
         return dataset
 
+    def load(self, name: str, **options: Any) -> Dataset:
+        """Load a dataset the way this run's mode wants it, and record it (:meth:`use`).
+
+        The data folder handed to :func:`start_run` (else ``DATA_DIR`` and the default
+        places) is searched; quick mode never downloads and may fall back to a synthetic
+        stand-in, full mode downloads where an official URL exists and refuses stand-ins.
+        ``options`` (``limit_per_class``, ``seed``, ...) go to the loader and win.
+        """
+        from .datasets import load
+
+        return self.use(load(name, self.cfg.data_path(name), quick=self.cfg.quick, **options))
+
     def log(self, **metrics: Any) -> None:
         """Record headline metrics (numbers, short strings, small dicts)."""
         self.metrics.update(_jsonable(metrics))

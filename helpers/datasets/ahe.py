@@ -12,10 +12,11 @@ download URL, so the loader explains where to get it when it is missing.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from ..errors import DataNotFoundError
-from .base import Dataset, find_dataset_dir, missing_message, search_roots
-from .folders import load_folder_dataset, synthetic_folder_dataset
+from .base import Dataset
+from .folders import folder_spec
+from .spec import load_dataset
 
 NAME = "ahe"
 SPLITS = ("train", "test")
@@ -38,42 +39,17 @@ HOW_TO_GET = (
 )
 
 
-def _looks_valid(folder: Path) -> bool:
-    return all((folder / s).is_dir() for s in SPLITS)
+SPEC = folder_spec(NAME, SPLITS, CLASS_NAMES, (64, 64), LAYOUT, HOW_TO_GET)
 
 
-def load_ahe(
-    path: str | Path | None = None,
-    *,
-    limit_per_class: int | None = None,
-    validate: bool = True,
-    allow_synthetic: bool = False,
-    seed: int = 0,
-) -> Dataset:
+def load_ahe(path: str | Path | None = None, **options: Any) -> Dataset:
     """Load AHE as a :class:`Dataset` of files with ``train`` and ``test`` splits.
 
     Every file is decoded once; unreadable ones are skipped and listed in
-    ``Dataset.skipped``.
+    ``Dataset.skipped``. ``options`` are those of :func:`helpers.datasets.spec.load_dataset`.
 
     Raises:
         DataNotFoundError: no ``ahe/train`` and ``ahe/test`` folders were found.
         DataFormatError: a class folder is empty or the two splits disagree on classes.
     """
-    folder = find_dataset_dir(NAME, path, _looks_valid, LAYOUT, HOW_TO_GET)
-    if folder is None:
-        if not allow_synthetic:
-            raise DataNotFoundError(
-                missing_message(NAME, search_roots(path, NAME), LAYOUT, HOW_TO_GET)
-            )
-        return synthetic_folder_dataset(
-            NAME,
-            CLASS_NAMES,
-            SPLITS,
-            (64, 64),
-            limit_per_class=limit_per_class,
-            validate=validate,
-            seed=seed,
-        )
-    return load_folder_dataset(
-        NAME, folder, SPLITS, limit_per_class=limit_per_class, validate=validate, seed=seed
-    )
+    return load_dataset(SPEC, path, **options)

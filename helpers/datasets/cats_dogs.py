@@ -22,12 +22,14 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..config import cache_dir, default_data_dirs
 from ..download import download_file
-from ..errors import ArchiveError, DataFormatError, DataNotFoundError
-from .base import Dataset, find_dataset_dir, missing_message, search_roots
-from .folders import MAX_FILE_BYTES, check_image, load_folder_dataset, synthetic_folder_dataset
+from ..errors import ArchiveError, DataFormatError
+from .base import Dataset
+from .folders import MAX_FILE_BYTES, check_image, folder_spec
+from .spec import load_dataset
 
 NAME = "cats_dogs"
 SPLITS = ("train", "validation", "test")
@@ -59,10 +61,6 @@ class BuildReport:
             f"built the cats/dogs split ({sum(self.written.values())} images); skipped "
             f"{len(self.skipped)} corrupt or empty files"
         )
-
-
-def _looks_valid(folder: Path) -> bool:
-    return all((folder / s).is_dir() for s in SPLITS)
 
 
 def _order(name: str) -> tuple[int, str]:
@@ -170,58 +168,31 @@ def _find_official_source() -> Path | None:
     return None
 
 
-def load_cats_dogs(
-    path: str | Path | None = None,
-    *,
-    download: bool = True,
-    limit_per_class: int | None = None,
-    validate: bool = True,
-    allow_synthetic: bool = False,
-    seed: int = 0,
-) -> Dataset:
-    """Load the cats-vs-dogs split as a :class:`Dataset` of files.
+def _fetch(download: bool) -> Path | None:
+    """The split built in the cache folder; built first from the official images (a local
+    ``PetImages`` folder or archive, else the download when allowed) if it is not there."""
+    built = cache_dir() / NAME
+    if SPEC.looks_valid(built):
+        return built
+    source = _find_official_source()
+    if source is None and download:
+        source = download_file(URL, cache_dir() / Path(URL).name, SHA256)
+    if source is None:
+        return None
+    print(build_small_split(source, built))
+    return built
 
-    Args:
-        path: a ``cats_dogs`` folder with ``train``/``validation``/``test``.
-        download: without a local copy, fetch the official archive (787 MiB) and build the split.
-        limit_per_class: keep at most this many files per class and split (quick mode).
-        validate: decode every file once and skip those that fail.
-        allow_synthetic: offline and with nothing found, use a synthetic stand-in.
-        seed: seed of the per-class subsample.
+
+SPEC = folder_spec(NAME, SPLITS, list(SOURCE_CLASSES.values()), (128, 128), LAYOUT, HOW_TO_GET,
+                   fetch=_fetch, url=URL)
+
+
+def load_cats_dogs(path: str | Path | None = None, **options: Any) -> Dataset:
+    """Load the cats-vs-dogs split (1000/500/500 images per class) as a :class:`Dataset`.
+
+    ``path`` is a ``cats_dogs`` folder with ``train``/``validation``/``test``; without one,
+    the split is built in the cache folder from the official images (787 MiB, downloaded
+    unless ``download=False``). ``options`` are those of
+    :func:`helpers.datasets.spec.load_dataset`.
     """
-    folder = find_dataset_dir(NAME, path, _looks_valid, LAYOUT, HOW_TO_GET)
-    if folder is None and path is None:
-        built = cache_dir() / NAME
-        if _looks_valid(built):
-            folder = built
-        else:
-            source = _find_official_source()
-            if source is None and download:
-                try:
-                    source = download_file(URL, cache_dir() / Path(URL).name, SHA256)
-                except OSError as exc:
-                    if not allow_synthetic:
-                        raise DataNotFoundError(
-                            missing_message(NAME, search_roots(path, NAME), LAYOUT, HOW_TO_GET)
-                            + f"\nThe download failed: {exc}"
-                        ) from exc
-            if source is not None:
-                print(build_small_split(source, built))
-                folder = built
-    if folder is None:
-        if not allow_synthetic:
-            raise DataNotFoundError(
-                missing_message(NAME, search_roots(path, NAME), LAYOUT, HOW_TO_GET)
-            )
-        return synthetic_folder_dataset(
-            NAME,
-            list(SOURCE_CLASSES.values()),
-            SPLITS,
-            (128, 128),
-            limit_per_class=limit_per_class,
-            validate=validate,
-            seed=seed,
-        )
-    return load_folder_dataset(
-        NAME, folder, SPLITS, limit_per_class=limit_per_class, validate=validate, seed=seed
-    )
+    return load_dataset(SPEC, path, **options)

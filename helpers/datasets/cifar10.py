@@ -14,22 +14,17 @@ official archive is downloaded into the cache folder and checked by SHA-256.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..config import cache_dir
 from ..download import download_file, safe_extract
-from ..errors import DataFormatError, DataNotFoundError
+from ..errors import DataFormatError
 from ..safe_pickle import load_pickle
 from . import checks
-from .base import (
-    ArraySplit,
-    Dataset,
-    find_dataset_dir,
-    missing_message,
-    search_roots,
-    subsample_per_class,
-)
+from .base import ArraySplit, Dataset, subsample_per_class
+from .spec import DatasetSpec, load_dataset
 from .synthetic import synthetic_images, warn_synthetic
 
 NAME = "cifar10"
@@ -116,37 +111,9 @@ def _concat(parts: list[ArraySplit]) -> ArraySplit:
     )
 
 
-def load_cifar10(
-    path: str | Path | None = None,
-    *,
-    download: bool = True,
-    limit_per_class: int | None = None,
-    allow_synthetic: bool = False,
-    seed: int = 0,
-) -> Dataset:
-    """Load CIFAR-10 as a :class:`Dataset` with ``train`` and ``test`` splits.
-
-    Args:
-        path: folder holding ``cifar-10-batches-py`` (or the batches themselves).
-        download: fetch the official archive into the cache folder when no copy is found.
-        limit_per_class: keep at most this many images per class and split (quick mode).
-        allow_synthetic: offline and with nothing found, return a synthetic stand-in.
-        seed: seed of the per-class subsample.
-    """
-    folder = find_dataset_dir(NAME, path, _looks_valid, LAYOUT, HOW_TO_GET)
-    if folder is None and download and path is None:
-        try:
-            folder = fetch_cifar10(cache_dir() / NAME)
-        except OSError as exc:  # offline: fall through to the clear error below
-            if not allow_synthetic:
-                raise DataNotFoundError(
-                    missing_message(NAME, search_roots(path, NAME), LAYOUT, HOW_TO_GET)
-                    + f"\nThe download failed: {exc}"
-                ) from exc
-    if folder is None:
-        if allow_synthetic:
-            return synthetic_cifar10(limit_per_class or 20, seed)
-        raise DataNotFoundError(missing_message(NAME, search_roots(path, NAME), LAYOUT, HOW_TO_GET))
+def read_cifar10(folder: Path, limit_per_class: int | None = None, validate: bool = True,
+                 seed: int = 0) -> Dataset:
+    """Read the extracted batches (``validate`` is moot: every array is checked)."""
     d = _batch_dir(folder)
     class_names = read_meta(d / "batches.meta")
     train = _concat(
@@ -158,6 +125,14 @@ def load_cifar10(
         for name, part in (("train", train), ("test", test))
     }
     return Dataset(NAME, class_names, splits, source=str(d))
+
+
+def _fetch(download: bool) -> Path | None:
+    """The copy in the cache folder, downloaded there first when allowed."""
+    dest = cache_dir() / NAME
+    if _looks_valid(dest):
+        return dest
+    return fetch_cifar10(dest) if download else None
 
 
 def fetch_cifar10(dest: Path, url: str | None = None, sha256: str | None = None) -> Path:
@@ -177,9 +152,11 @@ def fetch_cifar10(dest: Path, url: str | None = None, sha256: str | None = None)
     return dest
 
 
-def synthetic_cifar10(n_per_class: int, seed: int = 0) -> Dataset:
+def synthetic_cifar10(limit_per_class: int | None = None, validate: bool = True,
+                      seed: int = 0) -> Dataset:
     """A synthetic stand-in with CIFAR-10's shapes, for quick mode offline."""
     warn_synthetic(NAME)
+    n_per_class = limit_per_class or 20
     names = [
         "airplane",
         "automobile",
@@ -197,3 +174,17 @@ def synthetic_cifar10(n_per_class: int, seed: int = 0) -> Dataset:
         x, y = synthetic_images(n_per_class, 10, (32, 32), seed + i)
         splits[split] = ArraySplit(x, y)
     return Dataset(NAME, [f"synthetic {n}" for n in names], splits, "synthetic", synthetic=True)
+
+
+SPEC = DatasetSpec(NAME, LAYOUT, HOW_TO_GET, _looks_valid, read_cifar10, synthetic_cifar10,
+                   fetch=_fetch, url=URL)
+
+
+def load_cifar10(path: str | Path | None = None, **options: Any) -> Dataset:
+    """Load CIFAR-10 with ``train`` and ``test`` splits.
+
+    ``path`` is the folder holding ``cifar-10-batches-py`` (or the batches themselves);
+    without one, the official archive is downloaded into the cache folder unless
+    ``download=False``. ``options`` are those of :func:`helpers.datasets.spec.load_dataset`.
+    """
+    return load_dataset(SPEC, path, **options)

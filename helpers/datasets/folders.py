@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataFormatError
 from .base import Dataset, FileSplit
+from .spec import DatasetSpec
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
 # Formats that tf.io.decode_image reads (TensorFlow 2.21); the others Pillow opens are refused.
@@ -285,3 +287,31 @@ def synthetic_folder_dataset(
         seed=seed,
         synthetic=True,
     )
+
+
+def folder_spec(
+    name: str,
+    splits: tuple[str, ...],
+    class_names: list[str],
+    synthetic_size: tuple[int, int],
+    layout: str,
+    how_to_get: str,
+    *,
+    fetch: Callable[[bool], Path | None] | None = None,
+    url: str | None = None,
+) -> DatasetSpec:
+    """The spec of a ``<split>/<class>/<image>`` dataset: every split folder must exist."""
+
+    def looks_valid(folder: Path) -> bool:
+        return all((folder / s).is_dir() for s in splits)
+
+    def read(folder: Path, limit_per_class: int | None, validate: bool, seed: int) -> Dataset:
+        return load_folder_dataset(name, folder, splits, limit_per_class=limit_per_class,
+                                   validate=validate, seed=seed)
+
+    def synthetic(limit_per_class: int | None, validate: bool, seed: int) -> Dataset:
+        return synthetic_folder_dataset(name, class_names, splits, synthetic_size,
+                                        limit_per_class=limit_per_class, validate=validate,
+                                        seed=seed)
+
+    return DatasetSpec(name, layout, how_to_get, looks_valid, read, synthetic, fetch, url)

@@ -14,20 +14,15 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..errors import DataFormatError, DataNotFoundError
+from ..errors import DataFormatError
 from ..safe_pickle import load_pickle
 from . import checks
-from .base import (
-    ArraySplit,
-    Dataset,
-    find_dataset_dir,
-    missing_message,
-    search_roots,
-    subsample_per_class,
-)
+from .base import ArraySplit, Dataset, subsample_per_class
+from .spec import DatasetSpec, load_dataset
 from .synthetic import synthetic_images, warn_synthetic
 
 NAME = "gtsrb"
@@ -105,31 +100,9 @@ def read_split(path: Path, num_classes: int) -> ArraySplit:
     return ArraySplit(x, y, extra)
 
 
-def load_gtsrb(
-    path: str | Path | None = None,
-    *,
-    limit_per_class: int | None = None,
-    allow_synthetic: bool = False,
-    seed: int = 0,
-) -> Dataset:
-    """Load the GTSRB pickles as a :class:`Dataset` with ``train``/``validation``/``test``.
-
-    Args:
-        path: folder holding the pickles; None searches ``DATA_DIR`` then ``<repo>/data``.
-        limit_per_class: keep at most this many images per class and split (quick mode).
-        allow_synthetic: when no real data is found, return a labelled synthetic
-            stand-in instead of failing (quick mode only).
-        seed: seed of the per-class subsample.
-
-    Raises:
-        DataNotFoundError: the files are nowhere to be found (no official download exists).
-        DataFormatError, UnsafePickleError: a file is damaged, malformed or malicious.
-    """
-    folder = find_dataset_dir(NAME, path, _looks_valid, LAYOUT, HOW_TO_GET)
-    if folder is None:
-        if allow_synthetic:
-            return synthetic_gtsrb(limit_per_class or 20, seed)
-        raise DataNotFoundError(missing_message(NAME, search_roots(path, NAME), LAYOUT, HOW_TO_GET))
+def read_gtsrb(folder: Path, limit_per_class: int | None = None, validate: bool = True,
+               seed: int = 0) -> Dataset:
+    """Read a folder of GTSRB pickles (``validate`` is moot: every array is checked)."""
     class_names = read_label_names(_first_existing(folder, LABEL_FILES))  # type: ignore[arg-type]
     splits = {}
     for split, names in SPLITS.items():
@@ -138,9 +111,11 @@ def load_gtsrb(
     return Dataset(NAME, class_names, splits, source=str(folder))
 
 
-def synthetic_gtsrb(n_per_class: int, seed: int = 0) -> Dataset:
+def synthetic_gtsrb(limit_per_class: int | None = None, validate: bool = True,
+                    seed: int = 0) -> Dataset:
     """A 43-class synthetic stand-in of GTSRB's shapes, for quick mode offline."""
     warn_synthetic(NAME)
+    n_per_class = limit_per_class or 20
     names = [f"synthetic sign {i}" for i in range(43)]
     splits = {}
     for i, split in enumerate(SPLITS):
@@ -150,3 +125,15 @@ def synthetic_gtsrb(n_per_class: int, seed: int = 0) -> Dataset:
         sizes = np.tile(np.array([[32, 32]], dtype=np.int32), (len(y), 1))
         splits[split] = ArraySplit(x, y, {"sizes": sizes})
     return Dataset(NAME, names, splits, source="synthetic", synthetic=True)
+
+
+SPEC = DatasetSpec(NAME, LAYOUT, HOW_TO_GET, _looks_valid, read_gtsrb, synthetic_gtsrb)
+
+
+def load_gtsrb(path: str | Path | None = None, **options: Any) -> Dataset:
+    """Load the GTSRB pickles with ``train``/``validation``/``test`` splits.
+
+    No official download of the pickles exists: without them, the error says where to put
+    them. ``options`` are those of :func:`helpers.datasets.spec.load_dataset`.
+    """
+    return load_dataset(SPEC, path, **options)

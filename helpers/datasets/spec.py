@@ -1,0 +1,92 @@
+"""The one loading path: each dataset is declared by a :class:`DatasetSpec`, loaded by :func:`load`.
+
+A spec says what a dataset is on disk (its layout and how to recognise it), how to get it
+(the text shown when it is missing; a ``fetch`` where an official download exists), how to
+read a found folder and how to make a synthetic stand-in for quick mode offline. Every
+loader (``load_gtsrb``, ``load_cifar10``, ...) is :func:`load_dataset` applied to its spec, so
+they share one signature, one search order and one missing-data message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DataNotFoundError
+from .base import Dataset, find_dataset_dir, missing_message, search_roots
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What the loading path needs to know about one dataset.
+
+    Attributes:
+        name: folder name under ``DATA_DIR`` (and key of :data:`SPECS`).
+        layout: the expected files, shown when the dataset is missing.
+        how_to_get: where the data comes from, shown when the dataset is missing.
+        looks_valid: ``folder -> bool``, whether a folder holds the dataset.
+        read: ``(folder, limit_per_class, validate, seed) -> Dataset`` for a found folder.
+        synthetic: ``(limit_per_class, validate, seed) -> Dataset``, the quick-mode stand-in.
+        fetch: ``download -> folder or None``: a copy in the cache folder, or one built from
+            the official download (only when ``download``); raises ``OSError`` when the
+            download fails. None where no official download exists.
+        url: the official download, where there is one.
+    """
+
+    name: str
+    layout: str
+    how_to_get: str
+    looks_valid: Callable[[Path], bool]
+    read: Callable[[Path, int | None, bool, int], Dataset]
+    synthetic: Callable[[int | None, bool, int], Dataset]
+    fetch: Callable[[bool], Path | None] | None = None
+    url: str | None = None
+
+    def missing(self, path: str | Path | None, failure: str = "") -> DataNotFoundError:
+        """The error for a dataset found nowhere (``failure``: why a download failed)."""
+        text = missing_message(self.name, search_roots(path, self.name), self.layout,
+                               self.how_to_get)
+        return DataNotFoundError(text + (f"\nThe download failed: {failure}" if failure else ""))
+
+
+def load_dataset(
+    spec: DatasetSpec,
+    path: str | Path | None = None,
+    *,
+    download: bool = True,
+    limit_per_class: int | None = None,
+    validate: bool = True,
+    allow_synthetic: bool = False,
+    seed: int = 0,
+) -> Dataset:
+    """Find, fetch or stand in for a dataset, then read it.
+
+    Args:
+        spec: the dataset's declaration.
+        path: the dataset's folder; None searches ``DATA_DIR`` then ``<repo>/data``, then
+            the cache folder and the official download (``spec.fetch``).
+        download: allow the official download where one exists (never in quick mode).
+        limit_per_class: keep at most this many images per class and split (quick mode).
+        validate: decode every image file once and skip those that fail (folder datasets).
+        allow_synthetic: when nothing is found, return a labelled synthetic stand-in instead
+            of failing (quick mode only; full-mode runs refuse it in ``Run.use``).
+        seed: seed of the per-class subsample.
+
+    Raises:
+        DataNotFoundError: the data is nowhere (the message says where it looked, the
+            expected layout and how to get it); an explicit ``path`` that does not hold it.
+        DataFormatError, UnsafePickleError: a file is damaged, malformed or malicious.
+    """
+    folder = find_dataset_dir(spec.name, path, spec.looks_valid, spec.layout, spec.how_to_get)
+    failure: OSError | None = None
+    if folder is None and path is None and spec.fetch is not None:
+        try:
+            folder = spec.fetch(download)
+        except OSError as exc:  # offline: the clear error below, or the stand-in
+            failure = exc
+    if folder is None:
+        if allow_synthetic:
+            return spec.synthetic(limit_per_class, validate, seed)
+        raise spec.missing(path, str(failure or "")) from failure
+    return spec.read(folder, limit_per_class, validate, seed)
