@@ -6,7 +6,6 @@ visualisations can address them.
 
 from __future__ import annotations
 
-import keras
 from keras import layers
 
 
@@ -113,19 +112,3 @@ def classifier_head(
     if n_classes == 2:
         return layers.Dense(1, activation="sigmoid", name="predictions")(x)
     return layers.Dense(n_classes, activation="softmax", name="predictions")(x)
-
-
-def compile_classifier(
-    model: keras.Model,
-    n_classes: int,
-    learning_rate: float = 1e-3,
-    optimizer: str = "adam",
-    **kwargs,
-) -> keras.Model:
-    """Compile with the loss and accuracy metric matching :func:`classifier_head`."""
-    opt = keras.optimizers.get(
-        {"class_name": optimizer, "config": {"learning_rate": learning_rate, **kwargs}}
-    )
-    loss = "binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"
-    model.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
-    return model

@@ -108,6 +108,35 @@ def fit(
     return FitResult(name or model.name, history, seconds, timer.times, model.count_params())
 
 
+def compile_classifier(
+    model: keras.Model,
+    n_classes: int,
+    learning_rate: float = 1e-3,
+    optimizer: str = "adam",
+    *,
+    decay_steps: int | None = None,
+    **kwargs,
+) -> keras.Model:
+    """Compile a classifier with the loss and accuracy metric its output layer needs.
+
+    Two classes mean one sigmoid unit (binary cross-entropy), more a softmax (sparse
+    categorical cross-entropy), as :func:`helpers.blocks.classifier_head` builds them.
+
+    Args:
+        optimizer: a Keras optimiser name (``"adam"``, ``"adamw"``, ``"sgd"``, ...).
+        decay_steps: when given, the rate follows a cosine decay to 0 over that many steps
+            (typically epochs × steps per epoch); otherwise it stays constant.
+        kwargs: further optimiser arguments (``weight_decay``, ``momentum``, ...).
+    """
+    rate = learning_rate if decay_steps is None else keras.optimizers.schedules.CosineDecay(
+        learning_rate, decay_steps)
+    optimizer_class = type(keras.optimizers.get(optimizer))  # the name → its class
+    opt = optimizer_class(learning_rate=rate, **kwargs)
+    loss = "binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"
+    model.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
+    return model
+
+
 def _conv_flops(layer: keras.Layer) -> float:
     out = layer.output.shape
     spatial = float(np.prod(out[1:-1]))

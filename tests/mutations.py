@@ -207,10 +207,10 @@ MUTANTS: list[Mutant] = [
       "return np.stack([cv2.equalizeHist(np.ascontiguousarray(np.clip(np.rint(image[..., c]), 0, "
       "255).astype(np.uint8))) for c in range(image.shape[-1])], -1).astype(np.float32)",
       ("tests/test_imageproc.py",), "equalisation of each RGB channel, not the luma"),
-    M("oversample_drops_originals", "helpers/imageproc.py",
+    M("oversample_drops_originals", "helpers/datasets/balance.py",
       "out.append(np.concatenate([idx, extra]))",
       "out.append(rng.choice(idx, size=target, replace=True))",
-      ("tests/test_imageproc.py",), "oversampling may drop original images"),
+      ("tests/test_balance.py",), "oversampling may drop original images"),
     # ------------------------------------------------------------ NumPy backprop
     M("conv_backward_unrotated", "helpers/conv_numpy.py",
       "w_rot = w[::-1, ::-1].transpose(0, 1, 3, 2)", "w_rot = w.transpose(0, 1, 3, 2)",

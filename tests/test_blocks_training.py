@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers.blocks import compile_classifier, inception_block, residual_block
+from helpers.blocks import inception_block, residual_block
 from helpers.models import plain_convnet
-from helpers.training import count_flops, fit, images_per_second
+from helpers.training import compile_classifier, count_flops, fit, images_per_second
 
 
 def _run(x_in, out, x):
@@ -157,3 +157,17 @@ def test_stratified_holdout_is_per_class_and_disjoint():
     assert np.array_equal(held, stratified_holdout(y, 0.1, seed=3)[1])
     with pytest.raises(ValueError):
         stratified_holdout(y, 1.5)
+
+
+def test_compile_classifier_picks_the_loss_and_the_schedule():
+    binary = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    compile_classifier(binary, 2, 0.1, optimizer="sgd", momentum=0.9)
+    assert binary.loss == "binary_crossentropy" and binary.optimizer.momentum == 0.9
+    multi = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="softmax")])
+    compile_classifier(multi, 4, 0.01, optimizer="adamw", decay_steps=10, weight_decay=1e-4)
+    assert multi.loss == "sparse_categorical_crossentropy"
+    assert isinstance(multi.optimizer, keras.optimizers.AdamW)
+    assert multi.optimizer.weight_decay == 1e-4
+    schedule = multi.optimizer._learning_rate
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    assert float(schedule(0)) == pytest.approx(0.01) and float(schedule(10)) == pytest.approx(0.0)

@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
-from helpers.imageproc import (
-    clahe,
-    clahe_numpy,
-    class_weights,
-    equalize,
-    oversample_indices,
-    to_grayscale,
-    undersample_indices,
-)
+from helpers.imageproc import clahe, clahe_numpy, equalize, to_grayscale
 
 
 def _dark_image(seed: int = 0) -> np.ndarray:
@@ -83,18 +74,3 @@ def test_clahe_raises_local_contrast_and_works_in_tf_data():
     np.testing.assert_allclose(first, out)
     gray = clahe(to_grayscale(img)).numpy()
     assert gray.shape == (32, 32, 1)
-
-
-def test_oversample_and_undersample_balance_classes():
-    y = np.repeat([0, 1, 2], [50, 10, 5])
-    over = oversample_indices(y, seed=0)
-    assert np.bincount(y[over]).tolist() == [50, 50, 50]
-    assert set(range(len(y))) <= set(over)  # every original of every class is kept
-    under = undersample_indices(y, seed=0)
-    assert np.bincount(y[under]).tolist() == [5, 5, 5] and len(set(under)) == 15
-    assert np.array_equal(over, oversample_indices(y, seed=0))
-
-
-def test_class_weights_are_balanced():
-    w = class_weights(np.repeat([0, 1], [30, 10]))
-    assert w[0] == pytest.approx(40 / (2 * 30)) and w[1] == pytest.approx(2.0)

@@ -12,6 +12,7 @@ from typing import Any
 
 from . import ahe, cats_dogs, cifar10, gtsrb
 from .ahe import load_ahe
+from .balance import class_weights, oversample_indices, undersample_indices
 from .base import ArraySplit, Dataset, FileSplit, stratified_holdout, subsample_per_class
 from .cats_dogs import build_small_split, load_cats_dogs
 from .cifar10 import load_cifar10
@@ -56,13 +57,16 @@ __all__ = [
     "FileSplit",
     "build_small_split",
     "check_image",
+    "class_weights",
     "load",
     "load_ahe",
     "load_cats_dogs",
     "load_cifar10",
     "load_dataset",
     "load_gtsrb",
+    "oversample_indices",
     "scan_split",
     "stratified_holdout",
     "subsample_per_class",
+    "undersample_indices",
 ]
