@@ -19,8 +19,23 @@ def test_ncc_finds_the_cut_out_patch_exactly():
     score = ncc_map(img, template)
     assert score.shape == (60 - 12 + 1, 80 - 15 + 1)
     (r, c), s = best_match(score)
-    assert (r, c) == (21, 40) and s == pytest.approx(1.0, abs=1e-4)
-    assert score.min() >= -1.001 and score.max() <= 1.001
+    assert (r, c) == (21, 40) and s == pytest.approx(1.0, abs=1e-9)
+    # every position equals the textbook formula, computed directly in float64
+    rng = np.random.default_rng(0)
+    t0 = template - template.mean()
+    for r, c in rng.integers(0, score.shape, size=(20, 2)):
+        patch = img[r:r + 12, c:c + 15].astype(np.float64)
+        p0 = patch - patch.mean()
+        direct = (p0 * t0).sum() / (np.linalg.norm(p0) * np.linalg.norm(t0))
+        assert score[r, c] == pytest.approx(direct, abs=1e-6)
+
+
+def test_ncc_of_a_bright_photo_sized_patch_stays_within_minus_one_to_one():
+    """255-level pixels and a 40 x 40 template: float32 box sums gave 1.0001 here."""
+    img = np.random.default_rng(1).integers(0, 256, (120, 160)).astype(np.float32)
+    score = ncc_map(img, img[30:70, 50:90])
+    assert best_match(score) == ((30, 50), pytest.approx(1.0, abs=1e-9))
+    assert np.abs(np.asarray(ncc_map(img, img[30:70, 50:90]))).max() <= 1.0
 
 
 def test_ncc_ignores_brightness_and_contrast_changes():
