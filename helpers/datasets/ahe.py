@@ -39,7 +39,8 @@ HOW_TO_GET = (
 )
 
 
-SPEC = folder_spec(NAME, SPLITS, CLASS_NAMES, (64, 64), LAYOUT, HOW_TO_GET)
+SPEC = folder_spec(NAME, SPLITS, CLASS_NAMES, (64, 64), LAYOUT, HOW_TO_GET,
+                   title="Architectural Heritage Elements Image64 (Llamas et al. 2017)")
 
 
 def load_ahe(path: str | Path | None = None, **options: Any) -> Dataset:

@@ -184,7 +184,8 @@ def _fetch(download: bool) -> Path | None:
 
 
 SPEC = folder_spec(NAME, SPLITS, list(SOURCE_CLASSES.values()), (128, 128), LAYOUT, HOW_TO_GET,
-                   fetch=_fetch, url=URL)
+                   fetch=_fetch, url=URL,
+                   title="Dogs vs. Cats (Microsoft/Kaggle), a 1000/500/500-per-class split")
 
 
 def load_cats_dogs(path: str | Path | None = None, **options: Any) -> Dataset:

@@ -299,6 +299,7 @@ def folder_spec(
     *,
     fetch: Callable[[bool], Path | None] | None = None,
     url: str | None = None,
+    title: str = "",
 ) -> DatasetSpec:
     """The spec of a ``<split>/<class>/<image>`` dataset: every split folder must exist."""
 
@@ -314,4 +315,5 @@ def folder_spec(
                                         limit_per_class=limit_per_class, validate=validate,
                                         seed=seed)
 
-    return DatasetSpec(name, layout, how_to_get, looks_valid, read, synthetic, fetch, url)
+    return DatasetSpec(name, layout, how_to_get, looks_valid, read, synthetic, fetch, url,
+                       title)

@@ -127,7 +127,8 @@ def synthetic_gtsrb(limit_per_class: int | None = None, validate: bool = True,
     return Dataset(NAME, names, splits, source="synthetic", synthetic=True)
 
 
-SPEC = DatasetSpec(NAME, LAYOUT, HOW_TO_GET, _looks_valid, read_gtsrb, synthetic_gtsrb)
+SPEC = DatasetSpec(NAME, LAYOUT, HOW_TO_GET, _looks_valid, read_gtsrb, synthetic_gtsrb,
+                   title="GTSRB (Stallkamp et al. 2012), the handout's 32×32 pickles")
 
 
 def load_gtsrb(path: str | Path | None = None, **options: Any) -> Dataset:

@@ -32,6 +32,7 @@ class DatasetSpec:
             the official download (only when ``download``); raises ``OSError`` when the
             download fails. None where no official download exists.
         url: the official download, where there is one.
+        title: the dataset and its provenance in a few words, for reports.
     """
 
     name: str
@@ -42,6 +43,7 @@ class DatasetSpec:
     synthetic: Callable[[int | None, bool, int], Dataset]
     fetch: Callable[[bool], Path | None] | None = None
     url: str | None = None
+    title: str = ""
 
     def missing(self, path: str | Path | None, failure: str = "") -> DataNotFoundError:
         """The error for a dataset found nowhere (``failure``: why a download failed)."""
