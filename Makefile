@@ -10,7 +10,7 @@ ONLY   ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help setup test unit notebooks mutate execute-all execute readme bench colab-cell lint clean distclean
+.PHONY: help setup test unit notebooks mutate execute-all execute readme bench bench-ablations colab-cell lint clean distclean
 
 help:
 	@echo "make setup        create $(VENV) and install requirements.txt + helpers"
@@ -19,7 +19,8 @@ help:
 	@echo "make execute-all  run every notebook in full mode -> answers/ (ipynb, html, results.json)"
 	@echo "make execute NB=04  run one notebook in full mode (add QUICK=1 for quick mode)"
 	@echo "make readme       rewrite the README results table from answers/results.json"
-	@echo "make bench        benchmark every dataset (about 1.5 h on 2 CPU cores) -> benchmarks/"
+	@echo "make bench        every dataset's recipes under their full budgets (about 2 h on 2 CPU cores)"
+	@echo "make bench-ablations  what each recipe ingredient buys (about 1 h on 2 CPU cores)"
 	@echo "make bench ONLY=gtsrb  one or more of: gtsrb ahe cats_dogs cifar10 pipeline"
 	@echo "make colab-cell   rewrite the Colab set-up cell (first cell) of every notebook"
 	@echo "make lint         ruff on helpers/ and tests/, nbqa ruff on notebooks/"
@@ -65,7 +66,10 @@ colab-cell: setup
 	$(BIN)/python helpers/colab.py notebooks
 
 bench: setup
-	$(BIN)/python -m benchmarks $(ONLY) --readme
+	$(BIN)/python -m benchmarks $(ONLY) --part headline --readme
+
+bench-ablations: setup
+	$(BIN)/python -m benchmarks $(ONLY) --part ablations --readme
 
 lint: setup
 	$(BIN)/ruff check helpers tests benchmarks

@@ -1,4 +1,4 @@
-"""Run the benchmark: ``python -m benchmarks [DATASET ...] [--quick] [--out DIR] [--readme]``.
+"""Run the benchmark: ``python -m benchmarks [DATASET ...] [--part P] [--quick] [--out DIR]``.
 
 Full mode (default) trains every headline model on the real data under the time budgets of
 the benchmark issue and merges its rows into ``benchmarks/results.json`` and
@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ablation-fraction", type=float, default=1 / 3,
                         help="ablations train for this share of each recipe's budget "
                         "(0: no trained ablations)")
+    parser.add_argument("--part", choices=("all", "headline", "ablations"), default="all",
+                        help="headline rows (make bench), ablation rows (make bench-ablations) "
+                        "or both")
     parser.add_argument("--table-only", action="store_true",
                         help="do not run anything; rewrite the tables from results.json")
     args = parser.parse_args(argv)
@@ -43,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     results_path = out / "results.json"
     rows = {}
     if not args.table_only:
-        bench = Bench(quick=args.quick, ablation_fraction=args.ablation_fraction)
+        parts = ("headline", "ablations") if args.part == "all" else (args.part,)
+        bench = Bench(quick=args.quick, ablation_fraction=args.ablation_fraction,
+                      headline="headline" in parts, ablations="ablations" in parts)
         done: list[str] = []
         for name in args.datasets or list(TASKS):
             start = time.perf_counter()
@@ -52,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[bench] {name} done in {time.perf_counter() - start:.0f} s", flush=True)
             done.append(name)
             # after every task, so a later failure keeps the finished ones
-            merge_results(results_path, bench.rows, replace=tuple(done))
+            merge_results(results_path, bench.rows, replace=tuple(done), parts=parts)
         rows = bench.rows
     results = merge_results(results_path, rows)
     table = markdown(results)

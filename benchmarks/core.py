@@ -59,6 +59,8 @@ class Bench:
     quick: bool
     seed: int = 42
     ablation_fraction: float = 1 / 3  # ablations train for this share of a recipe's budget
+    headline: bool = True  # the recipes under their full budgets, committees, anchors
+    ablations: bool = True  # the ablation rows
 
     def __post_init__(self) -> None:
         self.rows: dict[str, dict[str, Any]] = {}
@@ -93,19 +95,27 @@ class Bench:
         return clean
 
 
+def part_of(key: str) -> str:
+    """Which part of the benchmark wrote a row: ``"ablations"`` or ``"headline"``."""
+    return "ablations" if "/ablation/" in key else "headline"
+
+
 def merge_results(path: Path, rows: dict[str, dict[str, Any]],
-                  replace: tuple[str, ...] = ()) -> dict[str, Any]:
+                  replace: tuple[str, ...] = (),
+                  parts: tuple[str, ...] = ("headline", "ablations")) -> dict[str, Any]:
     """Merge ``rows`` into the JSON file at ``path`` (replacing rows with the same key).
 
-    ``replace`` names datasets that were run again: all their earlier rows are dropped first,
-    so a row whose model no longer exists does not linger in the tables.
+    ``replace`` names datasets that were run again, ``parts`` which parts of them: their
+    earlier rows of those parts are dropped first, so a row whose model no longer exists
+    does not linger in the tables (rows of the part that did not run are kept).
     """
     results: dict[str, Any] = {"rows": {}}
     if path.is_file():
         results = json.loads(path.read_text(encoding="utf-8"))
     old = results.setdefault("rows", {})
     gone = set(replace) | {alias for name in replace for alias in EARLIER_KEYS.get(name, ())}
-    results["rows"] = {k: v for k, v in old.items() if k.split("/")[0] not in gone}
+    results["rows"] = {k: v for k, v in old.items()
+                       if k.split("/")[0] not in gone or part_of(k) not in parts}
     results["rows"].update(rows)
     results["hardware"] = hardware()
     path.parent.mkdir(parents=True, exist_ok=True)

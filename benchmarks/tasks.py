@@ -6,11 +6,15 @@ the number of epochs is whatever fits, and the learning rate anneals to zero by 
 Model choices never look at a test set: validation splits are held out of the training data,
 and each test set is used once per model, at the end.
 
-**Ablations.** For every ingredient a recipe declares, the recipe is trained again without it.
-To keep ``make bench`` affordable, ablations train under a shorter budget
-(``ablation_fraction`` × the recipe's budget) next to the full recipe retrained under that same
-shorter budget (the ``reference`` row), so each difference compares like with like. Ingredients
-that only change test-time augmentation are measured on the headline model itself.
+**Two parts.** The headline rows (each recipe under its full budget, committees, anchors,
+best-of-suite rows, the input-pipeline check) are ``make bench``; the ablations are
+``make bench-ablations`` (``--part``), so each fits a two-hour run on two cores.
+
+**Ablations.** For every ingredient a recipe declares, the recipe is trained again without it,
+under a shorter budget (``ablation_fraction`` × the recipe's budget), next to the full recipe
+trained under that same shorter budget (the ``reference`` row), so each difference compares
+like with like. Ingredients that only change test-time augmentation are measured on the
+reference model; the probe's ingredients by refitting it on the same backbone outputs.
 """
 
 from __future__ import annotations
@@ -29,7 +33,13 @@ from helpers.recipes.ahe import AHE_MOBILENET, AHE_SCRATCH
 from helpers.recipes.cats_dogs import CATS_PROBE, CATS_SCRATCH
 from helpers.recipes.cifar10 import CIFAR
 from helpers.recipes.gtsrb import GTSRB, GTSRB_COLOUR
-from helpers.recipes.probe import ProbeFeatures, ProbeRecipe, ProbeResult, fit_probe
+from helpers.recipes.probe import (
+    ProbeFeatures,
+    ProbeRecipe,
+    ProbeResult,
+    fit_probe,
+    probe_features,
+)
 from helpers.training import EpochTimer, TimeBudget, count_flops, fit, images_per_second
 
 from .core import Bench, Target
@@ -97,47 +107,51 @@ def run_recipe(b: Bench, recipe: Recipe, ds: Dataset, splits: tuple, *, data: st
     return t, ev
 
 
-QUICK_ABLATION = "gtsrb/cnn"  # the one recipe whose ablation trains in quick mode
+QUICK_ABLATION = "cifar10/airbench"  # the one recipe whose ablation runs in quick mode
 
 
-def ablate(b: Bench, recipe: Recipe, trained: Trained, ds: Dataset, splits: tuple, *,
-           data: str, fraction: float | None = None) -> None:
-    """One row per ingredient of ``recipe``: the recipe without it (see the module docstring)."""
+def ablate(b: Bench, recipe: Recipe, ds: Dataset, splits: tuple, *, data: str,
+           fraction: float | None = None) -> None:
+    """The reference (the full recipe under the shorter budget), then one row per ingredient:
+    test-time ingredients evaluated on the reference model, trained ones retrained without
+    the ingredient under the same budget (see the module docstring)."""
     fraction = b.ablation_fraction if fraction is None else fraction
-    te = splits[2]
-    for name, changes in recipe.ingredients.items():
-        if set(changes) <= {"tta"}:  # test-time only: evaluate the headline model without it
-            ev = evaluate(recipe.without(name), trained.model, te, ds.class_names)
-            b.add(f"{recipe.key}/ablation/{name}", dataset=DATASET_TITLES[recipe.key.split("/")[0]],
-                  model=f"ablation: without {name} (same trained model)", data=data,
-                  test_accuracy=ev.accuracy, macro_f1=ev.macro()["f1"], ablation_of=recipe.key,
-                  ablation_budget_seconds=None, target="", target_met=None)
-    trained_ingredients = [n for n, c in recipe.ingredients.items() if not set(c) <= {"tta"}]
+    trained = [n for n, c in recipe.ingredients.items() if not set(c) <= {"tta"}]
+    test_time = [n for n in recipe.ingredients if n not in trained]
     # quick mode proves the plumbing once (one dataset, one ingredient); every ingredient's
     # recipe is checked to build and take its own pipeline's batches by tests/test_recipes.py
-    trained_ingredients = b.pick(
-        trained_ingredients[:1] if recipe.key == QUICK_ABLATION else [], trained_ingredients)
-    if not trained_ingredients or fraction <= 0:
+    trained = b.pick(trained[:1] if recipe.key == QUICK_ABLATION else [], trained)
+    if fraction <= 0 or not recipe.ingredients or (b.quick and recipe.key != QUICK_ABLATION):
         return
     budget = recipe.budget_s * fraction
     minutes = f"{b.pick(20, budget) / 60:.1f}" if b.quick else f"{budget / 60:.0f}"
-    run_recipe(b, recipe, ds, splits, data=data, budget_s=budget,
-               row_key=f"{recipe.key}/ablation/reference",
-               title=f"ablation reference: the full recipe, {minutes}-min budget",
-               ablation_of=recipe.key, ablation_budget_seconds=budget, target="", target_met=None)
-    for name in trained_ingredients:
-        run_recipe(b, recipe.without(name), ds, splits, data=data, budget_s=budget,
+    common = dict(data=data, ablation_of=recipe.key, ablation_budget_seconds=budget, target="",
+                  target_met=None)
+    reference, _ = run_recipe(b, recipe, ds, splits, budget_s=budget,
+                              row_key=f"{recipe.key}/ablation/reference",
+                              title=f"ablation reference: the full recipe, {minutes}-min budget",
+                              **common)
+    for name in test_time:
+        ev = evaluate(recipe.without(name), reference.model, splits[2], ds.class_names)
+        b.add(f"{recipe.key}/ablation/{name}", dataset=DATASET_TITLES[recipe.key.split("/")[0]],
+              model=f"ablation: without {name} (the reference model, {minutes}-min budget)",
+              test_accuracy=ev.accuracy, macro_f1=ev.macro()["f1"], **common)
+    for name in trained:
+        run_recipe(b, recipe.without(name), ds, splits, budget_s=budget,
                    row_key=f"{recipe.key}/ablation/{name}",
-                   title=f"ablation: without {name}, {minutes}-min budget",
-                   ablation_of=recipe.key, ablation_budget_seconds=budget, target="",
-                   target_met=None)
+                   title=f"ablation: without {name}, {minutes}-min budget", **common)
+
+
+def _quick_probe(b: Bench, probe: ProbeRecipe) -> ProbeRecipe:
+    """Quick mode may use random backbone weights (labelled); full mode never does."""
+    return probe.replace(allow_random_weights=b.quick)
 
 
 def _probe_row(b: Bench, probe: ProbeRecipe, ds: Dataset, splits: tuple, *, data: str,
                dataset: str, row_key: str | None = None, title: str | None = None,
                features: ProbeFeatures | None = None, **extra) -> ProbeResult:
     b.reseed()
-    probe = probe.replace(allow_random_weights=b.quick)
+    probe = _quick_probe(b, probe)
     res = fit_probe(probe, *splits, features=features)
     ev = Evaluation(probe.title, ds.class_names, splits[2].y, res.probs)
     key = row_key or probe.key
@@ -177,14 +191,16 @@ def gtsrb(b: Bench) -> None:
     splits = (ds["train"], ds["validation"], ds["test"])
     data = _data_line(ds, b.quick, 51_839, train=len(splits[0]), validation=len(splits[1]),
                       test=len(splits[2]))
-    main, ev = run_recipe(b, GTSRB, ds, splits, data=data)
-    _, ev_colour = run_recipe(b, GTSRB_COLOUR, ds, splits, data=data)
-    committee = _mean_row(b, "gtsrb/committee", "GTSRB",
-                          "committee: mean of the grayscale and colour CNNs", [ev, ev_colour],
-                          data)
-    _best_row(b, "gtsrb/best", "GTSRB", {"one CNN": ev, "colour CNN": ev_colour,
-                                         "committee": committee}, data)
-    ablate(b, GTSRB, main, ds, splits, data=data)
+    if b.headline:
+        _, ev = run_recipe(b, GTSRB, ds, splits, data=data)
+        _, ev_colour = run_recipe(b, GTSRB_COLOUR, ds, splits, data=data)
+        committee = _mean_row(b, "gtsrb/committee", "GTSRB",
+                              "committee: mean of the grayscale and colour CNNs",
+                              [ev, ev_colour], data)
+        _best_row(b, "gtsrb/best", "GTSRB", {"one CNN": ev, "colour CNN": ev_colour,
+                                             "committee": committee}, data)
+    if b.ablations:
+        ablate(b, GTSRB, ds, splits, data=data)
 
 
 def ahe(b: Bench) -> None:
@@ -194,14 +210,17 @@ def ahe(b: Bench) -> None:
     splits = (ds["train"].take(keep), ds["train"].take(held), ds["test"])
     data = _data_line(ds, b.quick, 11_639, train=len(splits[0]), validation=len(splits[1]),
                       test=len(splits[2]))
-    scratch, ev_scratch = run_recipe(b, AHE_SCRATCH, ds, splits, data=data)
-    mobile = b.pick(AHE_MOBILENET.replace(image_size=(64, 64)), AHE_MOBILENET)  # quick: small
-    _, ev_mobile = run_recipe(b, mobile, ds, splits, data=data)
-    mean = _mean_row(b, "ahe/ensemble", "AHE", "mean of the two models' probabilities",
-                     [ev_scratch, ev_mobile], data)
-    _best_row(b, "ahe/best", "AHE", {"from scratch": ev_scratch, "fine-tuned MobileNet": ev_mobile,
-                                     "ensemble": mean}, data)
-    ablate(b, AHE_SCRATCH, scratch, ds, splits, data=data)
+    if b.headline:
+        _, ev_scratch = run_recipe(b, AHE_SCRATCH, ds, splits, data=data)
+        mobile = b.pick(AHE_MOBILENET.replace(image_size=(64, 64)), AHE_MOBILENET)  # quick: small
+        _, ev_mobile = run_recipe(b, mobile, ds, splits, data=data)
+        mean = _mean_row(b, "ahe/ensemble", "AHE", "mean of the two models' probabilities",
+                         [ev_scratch, ev_mobile], data)
+        _best_row(b, "ahe/best", "AHE", {"from scratch": ev_scratch,
+                                         "fine-tuned MobileNet": ev_mobile, "ensemble": mean},
+                  data)
+    if b.ablations:
+        ablate(b, AHE_SCRATCH, ds, splits, data=data)
 
 
 def cats_dogs(b: Bench) -> None:
@@ -211,15 +230,23 @@ def cats_dogs(b: Bench) -> None:
     data = _data_line(ds, b.quick, train=len(splits[0]), validation=len(splits[1]),
                       test=len(splits[2]))
     probe = CATS_PROBE.replace(image_size=b.pick((96, 96), CATS_PROBE.image_size))
-    main = _probe_row(b, probe, ds, splits, data=data, dataset="Cats vs dogs",
-                      notes="the only ImageNet weights available offline here; VGG16/ResNet "
-                      "are not")
-    for name in probe.ingredients:  # same features, probe refitted without the ingredient
-        _probe_row(b, probe.without(name), ds, splits, data=data, dataset="Cats vs dogs",
-                   row_key=f"{probe.key}/ablation/{name}", title=f"ablation: without {name}",
-                   features=main.features, ablation_of=probe.key)
-    scratch, _ = run_recipe(b, CATS_SCRATCH, ds, splits, data=data)
-    ablate(b, CATS_SCRATCH, scratch, ds, splits, data=data)
+    features = None
+    if b.headline:
+        features = _probe_row(b, probe, ds, splits, data=data, dataset="Cats vs dogs",
+                              notes="the only ImageNet weights available offline here; "
+                              "VGG16/ResNet are not").features
+        run_recipe(b, CATS_SCRATCH, ds, splits, data=data)
+    if b.ablations:
+        # the probe: its reference and each ingredient refitted on the same backbone outputs
+        if features is None:
+            features = probe_features(_quick_probe(b, probe), splits)
+        for name in ("reference", *probe.ingredients):
+            _probe_row(b, probe if name == "reference" else probe.without(name), ds, splits,
+                       data=data, dataset="Cats vs dogs", row_key=f"{probe.key}/ablation/{name}",
+                       title="ablation reference: the full probe" if name == "reference"
+                       else f"ablation: without {name}", features=features,
+                       ablation_of=probe.key)
+        ablate(b, CATS_SCRATCH, ds, splits, data=data)
 
 
 def keras_example_cnn() -> keras.Model:
@@ -275,10 +302,12 @@ def cifar10(b: Bench) -> None:
     ds = load("cifar10", quick=b.quick, limit_per_class=b.pick(12, None))
     splits = (ds["train"], None, ds["test"])
     data = _data_line(ds, b.quick, 60_000, train=len(splits[0]), test=len(splits[2]))
-    main, _ = run_recipe(b, CIFAR, ds, splits, data=data,
-                         notes="trained on all training images, no validation split")
-    _keras_example(b, ds, splits, data, b.pick(20, CIFAR.budget_s))
-    ablate(b, CIFAR, main, ds, splits, data=data)
+    if b.headline:
+        run_recipe(b, CIFAR, ds, splits, data=data,
+                   notes="trained on all training images, no validation split")
+        _keras_example(b, ds, splits, data, b.pick(20, CIFAR.budget_s))
+    if b.ablations:
+        ablate(b, CIFAR, ds, splits, data=data)
 
 
 # -------------------------------------------------------------------------- pipeline
@@ -302,6 +331,8 @@ def pipeline(b: Bench) -> None:
     """Training throughput through each recipe's real ``tf.data`` pipeline (without its
     augmentation) versus the same tensors handed to ``fit`` from memory, on an array dataset
     (GTSRB) and a JPEG one (AHE)."""
+    if not b.headline:
+        return
     epochs = b.pick(1, 2)
     cases = (
         ("pipeline/gtsrb", "GTSRB pickles: ROI crop, grayscale + CLAHE map, cache, shuffle, "

@@ -170,17 +170,18 @@ def test_smoke_quick_run_of_every_task(tmp_path):
         if key in TARGETS:
             t = TARGETS[key]
             assert row["target_met"] == t.met(row["test_accuracy"], row.get("train_seconds"))
-    # quick mode trains one dataset's ablation: a reference under the same shorter budget and
-    # the first trained ingredient removed; test-time ingredients are evaluated for every dataset
+    # quick mode trains one dataset's ablation: a reference under the same shorter budget, the
+    # first trained ingredient removed, and the test-time ingredient on the reference model
     ref = rows[f"{QUICK_ABLATION}/ablation/reference"]
-    abl = rows[f"{QUICK_ABLATION}/ablation/ROI crop"]
-    assert ref["ablation_of"] == abl["ablation_of"] == QUICK_ABLATION
-    assert ref["budget_seconds"] == abl["budget_seconds"]
-    for recipe_key in ("cifar10/airbench", "ahe/scratch", "cats_dogs/scratch"):
+    for ingredient in ("random erasing", "flip TTA"):
+        abl = rows[f"{QUICK_ABLATION}/ablation/{ingredient}"]
+        assert ref["ablation_of"] == abl["ablation_of"] == QUICK_ABLATION
+        assert ref["ablation_budget_seconds"] == abl["ablation_budget_seconds"]
+    for recipe_key in ("gtsrb/cnn", "ahe/scratch", "cats_dogs/scratch"):
         assert f"{recipe_key}/ablation/reference" not in rows
-    assert rows["cifar10/airbench/ablation/flip TTA"]["ablation_of"] == "cifar10/airbench"
     key = "cats_dogs/pretrained"
     assert rows[f"{key}/ablation/log-ratio feature"]["ablation_of"] == key
+    assert rows[f"{key}/ablation/reference"]["test_accuracy"] == rows[key]["test_accuracy"]
     table = (tmp_path / "results.md").read_text()
     assert table.strip() == markdown(results).strip()
     assert "| GTSRB |" in table and "| input pipeline |" in table
@@ -197,6 +198,18 @@ def test_merge_drops_the_old_rows_of_a_dataset_run_again(tmp_path):
     new = {"cats_dogs/new": {"key": "cats_dogs/new"}}
     merged = merge_results(path, new, replace=("cats_dogs",))
     assert set(merged["rows"]) == {"gtsrb/new", "ahe/x", "cats_dogs/new"}
+
+
+def test_merge_of_one_part_keeps_the_other_parts_rows(tmp_path):
+    path = tmp_path / "results.json"
+    merge_results(path, {k: {"key": k} for k in ("ahe/scratch", "ahe/scratch/ablation/reference",
+                                                  "ahe/scratch/ablation/old")})
+    merged = merge_results(path, {"ahe/scratch/ablation/reference": {"key": "new"}},
+                           replace=("ahe",), parts=("ablations",))
+    assert set(merged["rows"]) == {"ahe/scratch", "ahe/scratch/ablation/reference"}
+    merged = merge_results(path, {"ahe/mobilenet": {"key": "ahe/mobilenet"}}, replace=("ahe",),
+                           parts=("headline",))
+    assert set(merged["rows"]) == {"ahe/mobilenet", "ahe/scratch/ablation/reference"}
 
 
 def test_readme_quotes_the_generated_table():
