@@ -212,27 +212,62 @@ def load_backbone(
     return LoadedBackbone(spec, model, how)
 
 
+def load_available(
+    keys: list[str],
+    input_shape: tuple[int, int, int],
+    *,
+    allow_download: bool | None = None,
+    allow_random: bool = False,
+) -> tuple[dict[str, LoadedBackbone], list[dict[str, str]]]:
+    """Every backbone of ``keys`` whose weights can be had, in order, and why the others not.
+
+    Returns:
+        ``(available, missing)``: ``{key: LoadedBackbone}`` and one ``{"backbone", "reason"}``
+        row per backbone that raised :class:`BackboneUnavailableError`.
+    """
+    available, missing = {}, []
+    for key in keys:
+        try:
+            available[key] = load_backbone(
+                key, input_shape, allow_download=allow_download, allow_random=allow_random
+            )
+        except BackboneUnavailableError as exc:
+            missing.append({"backbone": key, "reason": str(exc)})
+    return available, missing
+
+
 def transfer_classifier(
     backbone: LoadedBackbone,
     input_shape: tuple[int, int, int],
     n_classes: int,
-    augmentation: keras.Layer | None = None,
     dropout: float = 0.3,
     name: str | None = None,
 ) -> keras.Model:
-    """Input (0..255) → [augmentation] → backbone preprocessing → backbone → GAP → head.
+    """Input (0..255) → backbone preprocessing → backbone → GAP → head.
 
     The backbone runs with ``training=False`` so its batch-normalisation statistics stay
     frozen when it is later unfrozen for fine-tuning (the recommended Keras practice).
+    Augmentation belongs in the training pipeline (``to_tf_dataset(augment=...)``), not in
+    the model: see the README.
     """
     from .blocks import classifier_head
 
     inp = keras.Input(shape=input_shape, name="image")
-    x = augmentation(inp) if augmentation is not None else inp
-    x = backbone.spec.preprocess_layer()(x)
+    x = backbone.spec.preprocess_layer()(inp)
     x = backbone.model(x, training=False)
     out = classifier_head(x, n_classes, dropout, flatten=False)
     return keras.Model(inp, out, name=name or f"{backbone.spec.key}_classifier")
+
+
+def head_of(classifier: keras.Model) -> keras.Model:
+    """The head of a :func:`transfer_classifier` as a model of its own: pooled features →
+    [dropout] → predictions, sharing the classifier's layers, so training it on cached
+    features of the frozen backbone trains the classifier too."""
+    dense = classifier.get_layer("predictions")
+    inp = keras.Input((dense.input.shape[-1],), name="pooled_features")
+    names = {layer.name for layer in classifier.layers}
+    x = classifier.get_layer("head_dropout")(inp) if "head_dropout" in names else inp
+    return keras.Model(inp, dense(x), name=f"{classifier.name}_head")
 
 
 def unfreeze_top(backbone: keras.Model, from_layer: str) -> int:

@@ -1,7 +1,7 @@
 """Find layers by name in plain or nested Keras 3 models and read their outputs.
 
 Transfer-learning models usually nest a whole backbone as one layer
-(``Input -> augmentation -> preprocessing -> MobileNet -> head``), so an inner layer such
+(``Input -> preprocessing -> MobileNet -> head``), so an inner layer such
 as ``conv_pw_13_relu`` is not reachable with ``model.get_layer``, and its symbolic output
 belongs to the backbone's own graph. :func:`feature_model` handles both cases: layers of
 the model itself are wired directly; layers inside a nested model are reached by

@@ -1,4 +1,5 @@
-"""Figures the notebooks share: image grids, class histograms and value distributions."""
+"""Figures the notebooks share: image grids, class histograms, value distributions, and
+attribution maps (heatmap overlays, signed input-space signals, one grid for every method)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import seaborn as sns
 
 
 def image_grid(
-    images: np.ndarray,
+    images: np.ndarray | Sequence[np.ndarray],
     titles: Sequence[str] | None = None,
     ncols: int = 8,
     size: float = 1.6,
@@ -82,3 +83,59 @@ def distributions(
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------------- attributions
+
+
+def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """Blend a 0..1 heatmap (any resolution) over an image; returns uint8 RGB."""
+    import tensorflow as tf
+
+    img = np.asarray(image, dtype="float32")
+    if img.max() <= 1.5:
+        img = img * 255
+    if img.shape[-1] == 1:
+        img = np.repeat(img, 3, axis=-1)
+    heat = tf.image.resize(heatmap[..., None], img.shape[:2], method="bilinear").numpy()[..., 0]
+    colour = plt.get_cmap("jet")(np.clip(heat, 0, 1))[..., :3] * 255
+    return np.clip((1 - alpha) * img + alpha * colour, 0, 255).astype("uint8")
+
+
+def signed_image(signal: np.ndarray) -> np.ndarray:
+    """A signed input-space signal as a viewable uint8 image: zero is grey, scaled by the
+    largest absolute value."""
+    p = np.asarray(signal, dtype="float32")
+    scale = np.abs(p).max() or 1.0
+    return np.clip(128 + 127 * p / scale, 0, 255).astype("uint8")
+
+
+def attribution_grid(
+    images: np.ndarray,
+    attributions: Sequence,
+    titles: Sequence[str] | None = None,
+    size: float = 1.9,
+) -> plt.Figure:
+    """One row per image: the image, then one panel per :class:`~helpers.attribution.Attribution`.
+
+    A method with a signed input-space signal (gradient, guided backprop, deconvnet) is drawn
+    as :func:`signed_image` of it; Grad-CAM, which has none, as its heatmap over the image.
+
+    Args:
+        images: the ``(N, H, W, C)`` images the attributions explain (0..255 or 0..1).
+        attributions: objects with ``method``, ``heatmap`` ``(N, H, W)`` and ``signal``
+            (``(N, H, W, C)`` or None), all for the same ``N`` images.
+        titles: one per image (e.g. its label), shown over the image.
+    """
+    n = len(images)
+    if any(len(a.heatmap) != n for a in attributions):
+        raise ValueError(f"every attribution must cover the {n} images")
+    tiles, names = [], []
+    for i in range(n):
+        tiles.append(np.asarray(images[i]))
+        names.append(titles[i] if titles is not None else f"image {i}")
+        for a in attributions:
+            signed = a.signal is not None
+            tiles.append(signed_image(a.signal[i]) if signed else overlay(images[i], a.heatmap[i]))
+            names.append(a.method.replace("_", "-"))
+    return image_grid(tiles, names, ncols=len(attributions) + 1, size=size)

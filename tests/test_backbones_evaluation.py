@@ -13,6 +13,8 @@ from helpers.backbones import (
     BackboneUnavailableError,
     cached_weights,
     feature_extractor,
+    head_of,
+    load_available,
     load_backbone,
     pooled_features,
     transfer_classifier,
@@ -74,6 +76,30 @@ def test_transfer_classifier_and_unfreeze(no_weights):
     )
     with pytest.raises(KeyError):
         unfreeze_top(bb.model, "no_such_layer")
+
+
+def test_load_available_lists_the_missing_with_their_reason(no_weights):
+    available, missing = load_available(["mobilenet_0.75", "mobilenet_v2"], (64, 64, 3),
+                                        allow_download=False)
+    assert available == {}
+    assert [m["backbone"] for m in missing] == ["mobilenet_0.75", "mobilenet_v2"]
+    assert "mobilenet_7_5_224_tf_no_top.h5" in missing[0]["reason"]
+    available, missing = load_available(["mobilenet_0.75"], (64, 64, 3), allow_download=False,
+                                        allow_random=True)
+    assert list(available) == ["mobilenet_0.75"] and missing == []
+    assert available["mobilenet_0.75"].weights.startswith("random")
+
+
+def test_head_of_a_classifier_on_pooled_features_gives_its_predictions(no_weights):
+    bb = load_backbone("mobilenet_0.75", (64, 64, 3), allow_download=False, allow_random=True)
+    model = transfer_classifier(bb, (64, 64, 3), 4, dropout=0.3)
+    head = head_of(model)
+    assert head.get_layer("predictions") is model.get_layer("predictions")  # shared, not copied
+    x = np.random.default_rng(1).uniform(0, 255, (3, 64, 64, 3)).astype("float32")
+    pooled = feature_extractor(bb, (64, 64, 3))(x, training=False)
+    np.testing.assert_allclose(head(pooled, training=False).numpy(),
+                               model(x, training=False).numpy(), atol=1e-5)
+    assert [w.shape for w in head.trainable_weights] == [w.shape for w in model.trainable_weights]
 
 
 def test_pooled_features_keep_order_and_mirror(no_weights):

@@ -6,8 +6,9 @@ import keras
 import numpy as np
 import pytest
 
+from helpers.attribution import grad_cam
 from helpers.deconv import project, strongest
-from helpers.visualize import filter_patterns, grad_cam
+from helpers.visualize import filter_patterns
 
 
 def _softmax_net(classes: int = 3) -> keras.Model:
@@ -60,10 +61,10 @@ def test_grad_cam_sigmoid_allows_only_0_and_1(class_index):
 
 
 def test_grad_cam_valid_indices_still_work():
-    cams, preds = grad_cam(_softmax_net(), IMAGES, "conv", class_index=[0, 2])
-    assert cams.shape[0] == 2 and preds.shape == (2, 3)
-    cams, _ = grad_cam(_sigmoid_net(), IMAGES, "conv", class_index=0)
-    assert np.isfinite(cams).all()
+    cams = grad_cam(_softmax_net(), IMAGES, "conv", class_index=[0, 2])
+    assert cams.heatmap.shape[0] == 2 and cams.predictions.shape == (2, 3)
+    cams = grad_cam(_sigmoid_net(), IMAGES, "conv", class_index=0)
+    assert np.isfinite(cams.heatmap).all()
 
 
 def test_grad_cam_without_convolution_layers():

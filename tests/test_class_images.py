@@ -1,21 +1,21 @@
-"""Class image generation: raises the target probability, handles bad input, measures agreement."""
+"""Class image generation: raises the target probability, handles bad input, measures agreement.
+
+The engine's parts (parametrisations, transformations, penalties) are tested in
+tests/test_maximize.py; here, that the configuration turns on the intended ones."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from helpers import class_images as ci
 from helpers.class_images import (
     ClassImageConfig,
     agreement,
     class_images,
     colour_sqrt_covariance,
 )
-
-MIX = np.array([[0.6, 0.3, 0.1], [0.1, 0.5, 0.2], [0.3, 0.0, 0.7]])  # not identity, not symmetric
+from helpers.maximize import L2, FourierImage, Jitter, PixelImage, Rotate, Scale, TotalVariation
 
 
 def _colour_classifier() -> keras.Model:
@@ -54,65 +54,31 @@ def test_colour_matrix_is_square_root_of_covariance():
 
 
 def test_bad_class_index_is_reported():
-    with pytest.raises(ValueError, match="3 classes"):
+    with pytest.raises(ValueError, match=r"\[5\] out of range.*0\.\.2"):
         class_images(_colour_classifier(), [5], config=ClassImageConfig(steps=1))
 
 
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
+def test_the_configuration_chooses_the_engine_parts(monkeypatch):
+    from helpers import class_images as ci
 
+    seen = {}
 
-def test_pixel_parametrisation_mixes_colours_with_the_given_matrix():
-    cfg = ClassImageConfig(fourier=False)
-    param = ci._Param(2, 5, 4, MIX, cfg, seed=0)
-    v = np.random.default_rng(1).normal(size=(2, 5, 4, 3)).astype("float32")
-    param.var.assign(v)
-    mix = MIX / np.abs(MIX).sum(axis=0).max()
-    want = 255 * _sigmoid(v @ mix.T)  # each RGB value mixes all three decorrelated channels
-    np.testing.assert_allclose(param.images().numpy(), want, rtol=1e-4, atol=1e-3)
+    def fake_engine(self, score, **kwargs):
+        seen.update(kwargs, score=score)
+        raise StopIteration
 
-
-def test_fourier_parametrisation_scales_the_spectrum_by_one_over_frequency():
-    h, w = 6, 8
-    cfg = ClassImageConfig(fourier=True)
-    param = ci._Param(1, h, w, MIX, cfg, seed=0)
-    v = np.random.default_rng(2).normal(size=(1, 3, h, w // 2 + 1, 2)).astype("float32")
-    param.var.assign(v)
-    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :]
-    scale = np.sqrt(h * w) / np.maximum(np.sqrt(fx**2 + fy**2), 1 / max(h, w))
-    spatial = np.fft.irfft2((v[..., 0] + 1j * v[..., 1]) * scale, s=(h, w))  # (1, 3, h, w)
-    x = spatial.transpose(0, 2, 3, 1) / 4.0
-    want = 255 * _sigmoid(x @ (MIX / np.abs(MIX).sum(axis=0).max()).T)
-    np.testing.assert_allclose(param.images().numpy(), want, rtol=1e-3, atol=1e-2)
-
-
-def test_random_transformations_move_and_warp_the_image():
-    img = np.zeros((1, 16, 16, 3), "float32")
-    img[0, 8, 8] = 1.0  # a marker pixel
-    rng = tf.random.Generator.from_seed(0)
-    shifted = ClassImageConfig(jitter=3, scale=0.0, rotate=0.0)
-    places = set()
-    for _ in range(20):
-        out = ci._transform(tf.constant(img), shifted, rng).numpy()
-        assert out.shape == img.shape and out.max() == 1.0  # a pure shift keeps the pixel
-        r, c = np.unravel_index(out[0, ..., 0].argmax(), (16, 16))
-        assert abs(r - 8) <= 3 and abs(c - 8) <= 3
-        places.add((int(r), int(c)))
-    assert len(places) >= 5  # random offsets, not one fixed shift
-    warped = ci._transform(tf.constant(img), ClassImageConfig(jitter=0, scale=0.3, rotate=0.1),
-                           rng).numpy()
-    assert warped.max() < 1.0 and warped.sum() > 0  # resampled between pixels
-
-
-def test_every_step_scores_a_transformed_copy(monkeypatch):
-    calls = []
-    original = ci._transform
-
-    def spy(x, cfg, rng):
-        out = original(x, cfg, rng)
-        calls.append(float(tf.reduce_max(tf.abs(out - x))))
-        return out
-
-    monkeypatch.setattr(ci, "_transform", spy)
-    class_images(_colour_classifier(), [0], config=ClassImageConfig(steps=5, fourier=False))
-    assert len(calls) == 5 and max(calls) > 0
+    monkeypatch.setattr(ci.ActivationMaximization, "__call__", fake_engine)
+    model = _colour_classifier()
+    with pytest.raises(StopIteration):
+        class_images(model, [2, 0], config=ClassImageConfig(steps=3, learning_rate=0.2))
+    assert [type(t) for t in seen["transforms"]] == [Jitter, Scale, Rotate]
+    assert [type(p) for p in seen["penalties"]] == [TotalVariation, L2]
+    assert isinstance(seen["param"], FourierImage) and seen["steps"] == 3
+    assert seen["learning_rate"] == 0.2
+    assert seen["score"].classes == [2, 0] and seen["score"].log
+    naive = ClassImageConfig(fourier=False, jitter=0, scale=0, rotate=0, tv_weight=0,
+                             l2_weight=0)
+    with pytest.raises(StopIteration):
+        class_images(model, [1], config=naive)
+    assert seen["transforms"] == [] and seen["penalties"] == []
+    assert isinstance(seen["param"], PixelImage)

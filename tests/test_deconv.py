@@ -1,4 +1,5 @@
-"""Deconvnet, guided backpropagation and saliency against hand-computed results and autodiff."""
+"""Deconvnet projections of feature maps against hand-computed results and autodiff, on plain
+and nested models."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers.deconv import project, strongest, support_box, to_image
-from helpers.errors import CnnSuiteError
+from helpers.backbones import BackboneSpec, LoadedBackbone, transfer_classifier
+from helpers.deconv import project, strongest, support_box
 from helpers.layers import LayerNotFoundError
 from helpers.models import plain_convnet
+from helpers.plots import signed_image
 
 
 def _conv_relu_pool() -> keras.Model:
@@ -33,7 +35,7 @@ def test_deconvnet_matches_hand_computation_through_switches_and_transposed_filt
     # places the kernel [[1,0],[0,-1]] at (0,1).
     want = np.zeros((4, 4), "float32")
     want[0, 1], want[1, 2] = 1.0, -1.0
-    for rule in ("deconvnet", "guided", "backprop"):
+    for rule in ("deconvnet", "guided", "gradient"):
         got = project(_conv_relu_pool(), X[None, ..., None], "pool", channel=0, rule=rule)
         np.testing.assert_allclose(got[0, ..., 0], want, err_msg=rule)
 
@@ -55,14 +57,14 @@ def test_the_three_relu_rules_differ_as_defined():
     want = {
         "deconvnet": [[1, 0], [1, 1]],
         "guided": [[1, 0], [0, 1]],
-        "backprop": [[1, -1], [0, 1]],
+        "gradient": [[1, -1], [0, 1]],
     }
     for rule, expected in want.items():
         got = project(_two_convs(), x, "c2", channel=0, rule=rule)[0, ..., 0]
         np.testing.assert_allclose(got, np.array(expected, "float32"), err_msg=rule)
 
 
-def test_backprop_rule_equals_autodiff_gradient_with_batchnorm():
+def test_gradient_rule_equals_autodiff_gradient_with_batchnorm():
     keras.utils.set_random_seed(3)
     model = plain_convnet((16, 16, 3), 4, filters=(4, 8), name="bn_net")
     for layer in model.layers:
@@ -78,7 +80,7 @@ def test_backprop_rule_equals_autodiff_gradient_with_batchnorm():
                 ]
             )
     x = np.random.default_rng(0).uniform(0, 255, (2, 16, 16, 3)).astype("float32")
-    got = project(model, x, "block2_conv1_relu", channel=5, rule="backprop")
+    got = project(model, x, "block2_conv1_relu", channel=5, rule="gradient")
     sub = keras.Model(model.inputs[0], model.get_layer("block2_conv1_relu").output)
     xt = tf.constant(x)
     with tf.GradientTape() as tape:
@@ -108,7 +110,7 @@ def test_deconvnet_through_pooling_and_strongest_images():
     np.testing.assert_allclose(peaks, np.sort(every)[::-1][:3], rtol=1e-5)
     top, left, bottom, right = support_box(project(model, x[:1], "block1_conv1_relu")[0])
     assert bottom - top <= 4 and right - left <= 4  # one 3x3 conv: a tiny receptive field
-    img = to_image(proj[0])
+    img = signed_image(proj[0])
     assert img.dtype == np.uint8 and img.shape == (32, 32, 3)
 
 
@@ -121,5 +123,40 @@ def test_bad_layer_rule_and_channel_are_reported():
         project(model, x, "block1_conv1_relu", rule="magic")
     with pytest.raises(ValueError, match="4 channels"):
         project(model, x, "block1_conv1_relu", channel=9)
-    with pytest.raises(CnnSuiteError, match="not supported by the deconvnet"):
+    with pytest.raises(ValueError, match="keep"):
+        project(model, x, "block1_conv1_relu", keep="some")
+    with pytest.raises(ValueError, match=r"spatial feature maps.*'predictions'"):
         project(model, x, "predictions")
+
+
+def _nested() -> keras.Model:
+    inp = keras.Input((16, 16, 3))
+    y = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="inner_conv")(inp)
+    y = keras.layers.MaxPooling2D(2, name="inner_pool")(y)
+    y = keras.layers.Conv2D(6, 3, padding="same", name="inner_last")(y)
+    y = keras.layers.ReLU(name="inner_relu")(y)
+    spec = BackboneSpec("toy", "toy", "", (), "", "tf", "inner_relu", "inner_conv")
+    backbone = LoadedBackbone(spec, keras.Model(inp, y, name="backbone"), "random")
+    return transfer_classifier(backbone, (16, 16, 3), 3, dropout=0.2)
+
+
+def test_projection_through_a_nested_backbone_matches_the_same_layers_unnested():
+    keras.utils.set_random_seed(5)
+    model = _nested()
+    inner = model.get_layer("backbone")
+    flat = keras.Sequential([keras.Input((16, 16, 3)), model.get_layer("preprocess")]
+                            + [type(layer).from_config(layer.get_config())
+                               for layer in inner.layers[1:]])
+    for layer in flat.layers:
+        if layer.weights:
+            layer.set_weights(inner.get_layer(layer.name).get_weights())
+    x = np.random.default_rng(2).uniform(0, 255, (3, 16, 16, 3)).astype("float32")
+    for rule in ("deconvnet", "guided", "gradient"):
+        nested = project(model, x, "backbone/inner_relu", rule=rule)
+        plain = project(flat, x, "inner_relu", rule=rule)
+        assert np.abs(plain).max() > 0
+        np.testing.assert_allclose(nested, plain, atol=1e-6 * np.abs(plain).max(), err_msg=rule)
+    order, peaks = strongest(model, x, "inner_relu", channel=1, k=2)
+    order_flat, peaks_flat = strongest(flat, x, "inner_relu", channel=1, k=2)
+    assert order.tolist() == order_flat.tolist()
+    np.testing.assert_allclose(peaks, peaks_flat, rtol=1e-5)
