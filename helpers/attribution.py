@@ -1,7 +1,7 @@
 """Which pixels or regions made a model's score: gradient, guided backprop, deconvnet, Grad-CAM.
 
 Every method takes a Keras 3 model (plain or with a nested backbone; layer names as in
-:mod:`helpers.layers`), a batch of float images ``(N, H, W, C)`` as the model takes them and a
+:mod:`helpers.model_layers`), a batch of float images ``(N, H, W, C)`` as the model takes them and a
 class per image (None: the predicted class; see :func:`helpers.objectives.class_score`), and
 returns one :class:`Attribution`:
 
@@ -33,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .layers import feature_model, iter_layers
+from .model_layers import feature_model, iter_layers
 from .objectives import check_maps, class_score
 
 RULES = ("gradient", "guided", "deconvnet")

@@ -8,7 +8,7 @@ signal; ``"guided"`` also masks it by the forward pass; ``"gradient"`` is plain
 backpropagation). Those are exactly the operations of TensorFlow's gradient with the ReLUs'
 gradient swapped, so :func:`project` is the gradient of the chosen activation, seeded with
 its own value, under :func:`helpers.attribution.relu_rule`. It works on any model
-:func:`helpers.layers.feature_model` can cut, nested backbones included.
+:func:`helpers.model_layers.feature_model` can cut, nested backbones included.
 
 :func:`strongest` finds the images on which a feature map fires most; :func:`support_box`
 the image patch a projection covers.
@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from .attribution import RULES, as_batch, input_signal
-from .layers import feature_model, layer_outputs
+from .model_layers import feature_model, layer_outputs
 from .objectives import check_maps
 
 

@@ -10,10 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 import tensorflow as tf
 from sklearn.metrics import (
     accuracy_score,
@@ -126,55 +124,3 @@ def evaluate(
     """Predict a whole split and wrap the result in an :class:`Evaluation`."""
     y, p = predict(model, ds)
     return Evaluation(name or model.name, list(class_names), y, p)
-
-
-def plot_confusion(
-    ev: Evaluation, normalize: bool = True, ax: plt.Axes | None = None, annotate: bool | None = None
-) -> plt.Figure:
-    """Heatmap of the confusion matrix with class names (rows: true, columns: predicted)."""
-    n = len(ev.class_names)
-    if ax is None:
-        side = min(16, max(4, 0.33 * n + 2))
-        _, ax = plt.subplots(figsize=(side + 1, side))
-    annotate = n <= 12 if annotate is None else annotate
-    sns.heatmap(
-        ev.confusion(normalize),
-        annot=annotate,
-        fmt=".2f" if normalize else "d",
-        cmap="Blues",
-        xticklabels=ev.class_names,
-        yticklabels=ev.class_names,
-        square=True,
-        cbar=not annotate,
-        vmin=0,
-        vmax=1 if normalize else None,
-        ax=ax,
-    )
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"{ev.name}: accuracy {ev.accuracy:.2%}")
-    if n > 12:
-        ax.tick_params(labelsize=6)
-    ax.figure.tight_layout()
-    return ax.figure
-
-
-def plot_histories(histories: dict[str, dict], metric: str = "accuracy") -> plt.Figure:
-    """Training and validation curves of several runs side by side (loss and ``metric``)."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    for (name, h), colour in zip(
-        histories.items(), sns.color_palette(n_colors=len(histories)), strict=True
-    ):
-        for ax, key in zip(axes, ("loss", metric), strict=True):
-            if key in h:
-                ax.plot(range(1, len(h[key]) + 1), h[key], "--", color=colour, alpha=0.7)
-            if f"val_{key}" in h:
-                ax.plot(
-                    range(1, len(h[f"val_{key}"]) + 1), h[f"val_{key}"], color=colour, label=name
-                )
-    for ax, key in zip(axes, ("loss", metric), strict=True):
-        ax.set_xlabel("epoch")
-        ax.set_title(f"{key} (dashed: training, solid: validation)")
-    axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    return fig

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .layers import feature_model
+from .model_layers import feature_model
 from .objectives import Score
 
 # ------------------------------------------------------------------ parametrisations

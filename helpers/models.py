@@ -1,7 +1,9 @@
-"""Model builders the notebooks share: a configurable plain convnet and a transfer classifier.
+"""The configurable plain convnet the notebooks' comparisons share.
 
-All models take float images in 0..255 and carry their own preprocessing (``Rescaling``
-or the backbone's), so saved models and visualisations need no outside step.
+It takes float images in 0..255 and rescales inside, so saved models and visualisations need
+no outside step; augmentation belongs to the ``tf.data`` pipeline (README, "Where
+augmentation lives"). Blocks are in :mod:`helpers.blocks`, classifiers on ImageNet backbones in
+:mod:`helpers.backbones`, each dataset's final model in :mod:`helpers.recipes`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ def plain_convnet(
     batchnorm: bool = True,
     dropout: float = 0.5,
     dense: int = 0,
-    augmentation: keras.Layer | None = None,
     name: str = "convnet",
 ) -> keras.Model:
     """Blocks of 3×3 conv(-BN)-ReLU followed by 2×2 max pooling, then flatten and dense.
@@ -33,11 +34,9 @@ def plain_convnet(
         filters: channels of each block; the image is halved after every block.
         convs_per_block: convolutions per block before pooling.
         dense: units of an extra hidden dense layer (0: none).
-        augmentation: a preprocessing-layer stack applied first (active only in training).
     """
     inp = keras.Input(shape=input_shape, name="image")
-    x = augmentation(inp) if augmentation is not None else inp
-    x = layers.Rescaling(1 / 255.0, name="rescale")(x)
+    x = layers.Rescaling(1 / 255.0, name="rescale")(inp)
     for i, f in enumerate(filters, start=1):
         for j in range(1, convs_per_block + 1):
             x = conv_bn_relu(x, f, 3, name=f"block{i}_conv{j}", batchnorm=batchnorm)

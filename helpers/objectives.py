@@ -13,7 +13,7 @@ image. Every technique in the suite takes one, in the spirit of tf-keras-vis
   class 0 its negation.
 
 :func:`class_score` picks the categorical or binary score for a model's output. A score's
-``layer`` says what it reads: a layer name or path (see :mod:`helpers.layers`), or None for
+``layer`` says what it reads: a layer name or path (see :mod:`helpers.model_layers`), or None for
 the model's own output. ``check(shape, n_images)`` raises a :class:`ValueError` that names the
 allowed values when the targets do not fit the output.
 """
@@ -49,8 +49,8 @@ def check_maps(shape: Sequence[int | None], layer_name: str, what: str) -> None:
         raise ValueError(
             f"{what} needs a layer with spatial feature maps (N, H, W, C); layer {layer_name!r} "
             f"outputs {tuple(shape)}. Pass a convolution (or its activation/pooling) layer, "
-            "e.g. one of helpers.layers.layer_names(model, keras.layers.Conv2D); a model without "
-            "convolution layers has none"
+            "e.g. one of helpers.model_layers.layer_names(model, keras.layers.Conv2D); a model "
+            "without convolution layers has none"
         )
 
 

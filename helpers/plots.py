@@ -1,13 +1,18 @@
-"""Figures the notebooks share: image grids, class histograms, value distributions, and
-attribution maps (heatmap overlays, signed input-space signals, one grid for every method)."""
+"""Every figure the notebooks share, in one place: image grids, class histograms and value
+distributions; learning curves and confusion matrices; feature-map grids; attribution maps
+(heatmap overlays, signed input-space signals, one grid for every method)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
+
+if TYPE_CHECKING:
+    from .evaluation import Evaluation
 
 
 def image_grid(
@@ -139,3 +144,86 @@ def attribution_grid(
             tiles.append(signed_image(a.signal[i]) if signed else overlay(images[i], a.heatmap[i]))
             names.append(a.method.replace("_", "-"))
     return image_grid(tiles, names, ncols=len(attributions) + 1, size=size)
+
+def plot_confusion(
+    ev: Evaluation, normalize: bool = True, ax: plt.Axes | None = None, annotate: bool | None = None
+) -> plt.Figure:
+    """Heatmap of the confusion matrix with class names (rows: true, columns: predicted)."""
+    n = len(ev.class_names)
+    if ax is None:
+        side = min(16, max(4, 0.33 * n + 2))
+        _, ax = plt.subplots(figsize=(side + 1, side))
+    annotate = n <= 12 if annotate is None else annotate
+    sns.heatmap(
+        ev.confusion(normalize),
+        annot=annotate,
+        fmt=".2f" if normalize else "d",
+        cmap="Blues",
+        xticklabels=ev.class_names,
+        yticklabels=ev.class_names,
+        square=True,
+        cbar=not annotate,
+        vmin=0,
+        vmax=1 if normalize else None,
+        ax=ax,
+    )
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{ev.name}: accuracy {ev.accuracy:.2%}")
+    if n > 12:
+        ax.tick_params(labelsize=6)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_histories(histories: dict[str, dict], metric: str = "accuracy") -> plt.Figure:
+    """Training and validation curves of several runs side by side (loss and ``metric``)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for (name, h), colour in zip(
+        histories.items(), sns.color_palette(n_colors=len(histories)), strict=True
+    ):
+        for ax, key in zip(axes, ("loss", metric), strict=True):
+            if key in h:
+                ax.plot(range(1, len(h[key]) + 1), h[key], "--", color=colour, alpha=0.7)
+            if f"val_{key}" in h:
+                ax.plot(
+                    range(1, len(h[f"val_{key}"]) + 1), h[f"val_{key}"], color=colour, label=name
+                )
+    for ax, key in zip(axes, ("loss", metric), strict=True):
+        ax.set_xlabel("epoch")
+        ax.set_title(f"{key} (dashed: training, solid: validation)")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_activations(activations: dict[str, np.ndarray], channels: int = 16, ncols: int = 8,
+                     size: float = 1.25) -> plt.Figure:
+    """The first ``channels`` feature maps of each layer for one image, one block per layer.
+
+    All panels of a layer share one colour scale (its colour bar beside the block), so a weak
+    channel looks weak next to a strong one; each panel is labelled with its channel index and
+    each block with the layer's name and shape.
+
+    Args:
+        activations: ``{layer name: array (1, H, W, C) or (H, W, C)}``, e.g. from
+            :func:`helpers.model_layers.layer_outputs`.
+    """
+    maps = {name: (a[0] if a.ndim == 4 else a)[..., :channels] for name, a in activations.items()}
+    rows = [int(np.ceil(m.shape[-1] / ncols)) for m in maps.values()]
+    fig = plt.figure(figsize=(ncols * size + 1.0, sum(rows) * size + 0.45 * len(rows)),
+                     layout="constrained")
+    blocks = fig.subfigures(len(maps), 1, height_ratios=[r + 0.4 for r in rows], squeeze=False)
+    for block, (name, m), nr in zip(blocks[:, 0], maps.items(), rows, strict=True):
+        shape = activations[name].shape
+        block.suptitle(f"{name}: {shape[-3]}×{shape[-2]}×{shape[-1]}", fontsize=9, x=0.01,
+                       ha="left")
+        axes = block.subplots(nr, ncols, squeeze=False)
+        low, high = float(min(m.min(), 0.0)), float(max(m.max(), 1e-6))
+        for c, ax in enumerate(axes.flat):
+            ax.axis("off")
+            if c < m.shape[-1]:
+                image = ax.imshow(m[..., c], cmap="viridis", vmin=low, vmax=high)
+                ax.set_title(f"ch {c}", fontsize=7, pad=2)
+        block.colorbar(image, ax=axes, shrink=0.9, label="activation")
+    return fig

@@ -1,11 +1,12 @@
 """What a trained convnet has learned: its activations and the patterns its filters want.
 
 Every function takes a Keras 3 model and layer names (plain or ``backbone/layer`` paths,
-see :mod:`helpers.layers`); an unknown name raises :class:`~helpers.layers.LayerNotFoundError`
-listing the valid ones. Models take float images in 0..255 and rescale inside, as the
-suite's models do. Filter patterns are activation maximisation (:mod:`helpers.maximize`) with
-a :class:`~helpers.objectives.FilterScore`; attribution maps (Grad-CAM, saliency, guided
-backprop, deconvnet) are in :mod:`helpers.attribution`.
+see :mod:`helpers.model_layers`); an unknown name raises
+:class:`~helpers.model_layers.LayerNotFoundError` listing the valid ones. Models take float
+images in 0..255 and rescale inside, as the suite's models do. Filter patterns are activation
+maximisation (:mod:`helpers.maximize`) with a :class:`~helpers.objectives.FilterScore`;
+attribution maps (Grad-CAM, saliency, guided backprop, deconvnet) are in
+:mod:`helpers.attribution`; every figure is drawn by :mod:`helpers.plots`.
 """
 
 from __future__ import annotations
@@ -13,50 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 
 from .maximize import ActivationMaximization, Jitter
 from .objectives import FilterScore
-
-# --------------------------------------------------------------------------- activations
-
-
-def plot_activations(
-    activations: dict[str, np.ndarray], channels: int = 16, ncols: int = 16, size: float = 0.9
-) -> plt.Figure:
-    """One row block per layer showing the first ``channels`` feature maps of one image.
-
-    Args:
-        activations: ``{layer name: array (1, H, W, C) or (H, W, C)}``, e.g. from
-            :func:`helpers.layers.layer_outputs`.
-    """
-    rows_per_layer = [
-        int(np.ceil(min(channels, a.shape[-1]) / ncols)) for a in activations.values()
-    ]
-    nrows = sum(rows_per_layer)
-    fig, axes = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(ncols * size, nrows * size + 0.35 * len(rows_per_layer)),
-        squeeze=False,
-    )
-    for ax in axes.flat:
-        ax.axis("off")
-    row = 0
-    for (name, act), nr in zip(activations.items(), rows_per_layer, strict=True):
-        act = act[0] if act.ndim == 4 else act
-        for c in range(min(channels, act.shape[-1])):
-            ax = axes[row + c // ncols, c % ncols]
-            fmap = act[..., c]
-            span = fmap.max() - fmap.min()
-            ax.imshow((fmap - fmap.min()) / span if span > 0 else fmap * 0, cmap="viridis")
-        axes[row, 0].set_title(
-            f"{name}  {act.shape[0]}×{act.shape[1]}×{act.shape[-1]}", fontsize=8, loc="left"
-        )
-        row += nr
-    fig.tight_layout()
-    return fig
 
 
 def sparsity(activations: dict[str, np.ndarray]) -> dict[str, float]:

@@ -20,7 +20,8 @@ from helpers.backbones import (
     transfer_classifier,
     unfreeze_top,
 )
-from helpers.evaluation import Evaluation, evaluate, plot_confusion
+from helpers.evaluation import Evaluation, evaluate
+from helpers.plots import plot_confusion
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from helpers.backbones import BackboneSpec, LoadedBackbone, transfer_classifier
 from helpers.deconv import project, strongest, support_box
-from helpers.layers import LayerNotFoundError
+from helpers.model_layers import LayerNotFoundError
 from helpers.models import plain_convnet
 from helpers.plots import signed_image
 

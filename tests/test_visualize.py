@@ -8,10 +8,10 @@ import pytest
 
 from helpers.attribution import grad_cam
 from helpers.backbones import BackboneSpec, LoadedBackbone, transfer_classifier
-from helpers.layers import LayerNotFoundError, feature_model, find_layer, layer_outputs
+from helpers.model_layers import LayerNotFoundError, feature_model, find_layer, layer_outputs
 from helpers.models import plain_convnet
-from helpers.plots import overlay
-from helpers.visualize import filter_patterns, plot_activations, sparsity
+from helpers.plots import overlay, plot_activations
+from helpers.visualize import filter_patterns, sparsity
 
 
 def _independent_filter_means(model, layer, images) -> np.ndarray:
@@ -92,8 +92,12 @@ def test_activation_plot_and_sparsity():
     acts = layer_outputs(
         model, np.full((1, 32, 32, 3), 100.0), ["block1_conv1_relu", "block2_conv1_relu"]
     )
-    fig = plot_activations(acts, channels=8, ncols=8)
-    assert len(fig.axes) == 16
+    fig = plot_activations(acts, channels=8, ncols=4)
+    panels = [ax for ax in fig.axes if ax.get_title().startswith("ch ")]
+    assert [ax.get_title() for ax in panels] == [f"ch {c}" for c in range(8)] * 2
+    for layer in (panels[:8], panels[8:]):  # one colour scale per layer
+        assert len({ax.images[0].get_clim() for ax in layer}) == 1
+    assert len(fig.axes) == 16 + 2  # and one colour bar per layer
     s = sparsity(acts)
     assert set(s) == set(acts) and all(0.0 <= v <= 1.0 for v in s.values())
 
