@@ -20,6 +20,7 @@ reference model; the probe's ingredients by refitting it on the same backbone ou
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import keras
 import numpy as np
@@ -43,6 +44,8 @@ from helpers.recipes.probe import (
 from helpers.training import EpochTimer, TimeBudget, count_flops, fit, images_per_second
 
 from .core import Bench, Target
+
+RecipeT = TypeVar("RecipeT", Recipe, ProbeRecipe)
 
 TARGETS = {
     "gtsrb/cnn": Target("≥ 99.5 % in ≤ 15 min", 0.995, 15 * 60),
@@ -71,7 +74,7 @@ def _data_line(ds: Dataset, quick: bool, official: int | None = None, **splits: 
     return f"{sizes} ({scope})"
 
 
-def _quick(b: Bench, recipe: Recipe) -> Recipe:
+def _quick(b: Bench, recipe: RecipeT) -> RecipeT:
     """Quick mode may use random backbone weights (labelled); full mode never does."""
     return recipe.replace(allow_random_weights=b.quick) if b.quick else recipe
 
@@ -142,16 +145,11 @@ def ablate(b: Bench, recipe: Recipe, ds: Dataset, splits: tuple, *, data: str,
                    title=f"ablation: without {name}, {minutes}-min budget", **common)
 
 
-def _quick_probe(b: Bench, probe: ProbeRecipe) -> ProbeRecipe:
-    """Quick mode may use random backbone weights (labelled); full mode never does."""
-    return probe.replace(allow_random_weights=b.quick)
-
-
 def _probe_row(b: Bench, probe: ProbeRecipe, ds: Dataset, splits: tuple, *, data: str,
                dataset: str, row_key: str | None = None, title: str | None = None,
                features: ProbeFeatures | None = None, **extra) -> ProbeResult:
     b.reseed()
-    probe = _quick_probe(b, probe)
+    probe = _quick(b, probe)
     res = fit_probe(probe, *splits, features=features)
     ev = Evaluation(probe.title, ds.class_names, splits[2].y, res.probs)
     key = row_key or probe.key
@@ -239,7 +237,7 @@ def cats_dogs(b: Bench) -> None:
     if b.ablations:
         # the probe: its reference and each ingredient refitted on the same backbone outputs
         if features is None:
-            features = probe_features(_quick_probe(b, probe), splits)
+            features = probe_features(_quick(b, probe), splits)
         for name in ("reference", *probe.ingredients):
             _probe_row(b, probe if name == "reference" else probe.without(name), ds, splits,
                        data=data, dataset="Cats vs dogs", row_key=f"{probe.key}/ablation/{name}",

@@ -20,12 +20,6 @@ from .folders import check_image, scan_split
 from .gtsrb import load_gtsrb
 from .spec import DatasetSpec, load_dataset
 
-LOADERS = {
-    "cats_dogs": load_cats_dogs,
-    "cifar10": load_cifar10,
-    "gtsrb": load_gtsrb,
-    "ahe": load_ahe,
-}
 SPECS: dict[str, DatasetSpec] = {
     "cats_dogs": cats_dogs.SPEC,
     "cifar10": cifar10.SPEC,
@@ -49,7 +43,6 @@ def load(name: str, path: str | Path | None = None, *, quick: bool = False,
 
 
 __all__ = [
-    "LOADERS",
     "SPECS",
     "DatasetSpec",
     "ArraySplit",
