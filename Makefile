@@ -20,7 +20,7 @@ help:
 	@echo "make execute NB=04  run one notebook in full mode (add QUICK=1 for quick mode)"
 	@echo "make readme       rewrite the README results table from answers/results.json"
 	@echo "make bench        every dataset's recipes under their full budgets (about 2 h on 2 CPU cores)"
-	@echo "make bench-ablations  what each recipe ingredient buys (about 1 h on 2 CPU cores)"
+	@echo "make bench-ablations  what each recipe ingredient buys (about 1.25 h on 2 CPU cores)"
 	@echo "make bench ONLY=gtsrb  one or more of: gtsrb ahe cats_dogs cifar10 pipeline"
 	@echo "make colab-cell   rewrite the Colab set-up cell (first cell) of every notebook"
 	@echo "make lint         ruff on helpers/ and tests/, nbqa ruff on notebooks/"
