@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from .model_layers import feature_model, iter_layers
@@ -213,3 +214,40 @@ METHODS: dict[str, Callable[..., Attribution]] = {
     "deconvnet": deconvnet,
     "grad_cam": grad_cam,
 }
+
+
+# ------------------------------------------------------------------ comparing methods
+
+
+def roughness(signal: np.ndarray) -> np.ndarray:
+    """Per image: mean absolute difference between neighbouring pixels (both directions)
+    divided by the mean absolute value; scale-free, lower is smoother."""
+    s = np.asarray(signal, dtype="float64")
+    diff = np.abs(np.diff(s, axis=1)).mean(axis=(1, 2, 3)) + np.abs(np.diff(s, axis=2)).mean(
+        axis=(1, 2, 3)
+    )
+    return diff / 2 / (np.abs(s).mean(axis=(1, 2, 3)) + 1e-12)
+
+
+def roughness_table(signals: dict[str, np.ndarray], confidence: float = 0.95) -> pd.DataFrame:
+    """Roughness of each method's signals on the same images, smoothest first.
+
+    Columns: the mean over images with its t confidence interval, and the paired difference
+    from the method in the row above (same images) with its t interval: an interval that
+    excludes 0 separates the two methods.
+    """
+    from scipy import stats
+
+    r = {name: roughness(sig) for name, sig in signals.items()}
+    order = sorted(r, key=lambda name: r[name].mean())
+    rows = []
+    for j, name in enumerate(order):
+        ci = stats.ttest_1samp(r[name], 0.0).confidence_interval(confidence)
+        row = {"method": name, "images": len(r[name]), "mean": r[name].mean(),
+               "low": ci.low, "high": ci.high}
+        if j:
+            d = stats.ttest_rel(r[name], r[order[j - 1]]).confidence_interval(confidence)
+            row |= {"minus row above": (r[name] - r[order[j - 1]]).mean(),
+                    "diff low": d.low, "diff high": d.high}
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method")

@@ -16,7 +16,7 @@ readable:
 
 :class:`ClassImageConfig` turns each measure on or off, so the same call also makes the naive
 images for comparison. :func:`agreement` asks a second, independent model whether it sees the
-intended class.
+intended class, and :func:`agreement_table` gives that rate per class with a Wilson interval.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
+import pandas as pd
 
 from .maximize import (
     L2,
@@ -110,3 +111,23 @@ def agreement(judge: keras.Model, images: np.ndarray, classes: list[int]) -> np.
     """Per image: 1.0 where ``judge`` (trained independently) predicts the intended class."""
     p = keras.ops.convert_to_numpy(judge(np.asarray(images, dtype="float32"), training=False))
     return (p.argmax(axis=1) == np.asarray(classes)).astype(float)
+
+
+def agreement_table(
+    agree: np.ndarray, classes: list[int], names: list[str], confidence: float = 0.95
+) -> pd.DataFrame:
+    """Per class (and over all): images judged, how many the judge assigned to the intended
+    class, that rate and its Wilson score interval (sound for small counts and rates of 0 or 1).
+    """
+    from scipy.stats import binomtest
+
+    agree, classes = np.asarray(agree).astype(bool), np.asarray(classes)
+    groups = [(n, agree[classes == c]) for c, n in enumerate(names)] + [("all classes", agree)]
+    rows = {}
+    for name, hits in groups:
+        if hits.size == 0:
+            continue
+        ci = binomtest(int(hits.sum()), hits.size).proportion_ci(confidence, method="wilson")
+        rows[name] = {"images": hits.size, "agreed": int(hits.sum()), "rate": hits.mean(),
+                      "Wilson low": ci.low, "Wilson high": ci.high}
+    return pd.DataFrame.from_dict(rows, orient="index")

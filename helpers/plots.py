@@ -22,14 +22,23 @@ def image_grid(
     size: float = 1.6,
     suptitle: str | None = None,
     cmap: str | None = None,
+    fontsize: float = 7,
 ) -> plt.Figure:
-    """Show images (uint8 or float 0..255 / 0..1) in a grid with optional titles."""
+    """Show images (uint8 or float 0..255 / 0..1) in a grid with optional titles.
+
+    Titles may span several lines (``"\\n"``); every row keeps room for the longest, and each
+    line is shortened (with "…") to what fits the panel's width at ``fontsize``, so no title runs
+    into its neighbour or the image above.
+    """
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
+    lines = max((str(t).count("\n") + 1 for t in titles), default=1) if titles is not None else 0
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False
+        nrows, ncols, squeeze=False, layout="constrained",
+        figsize=(size * ncols, (size + 0.02 * fontsize * lines) * nrows + 0.5),
     )
+    width = max(8, int(size * 72 / (0.6 * fontsize)))  # characters that fit one panel
     for ax in axes.flat:
         ax.axis("off")
     for i, img in enumerate(images):
@@ -41,10 +50,10 @@ def image_grid(
             arr.squeeze(), cmap=cmap or ("gray" if arr.ndim == 2 or arr.shape[-1] == 1 else None)
         )
         if titles is not None:
-            ax.set_title(_shorten(str(titles[i])), fontsize=7)
+            text = "\n".join(_shorten(line, width) for line in str(titles[i]).split("\n"))
+            ax.set_title(text, fontsize=fontsize, pad=3)
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout()
     return fig
 
 
@@ -227,3 +236,4 @@ def plot_activations(activations: dict[str, np.ndarray], channels: int = 16, nco
                 ax.set_title(f"ch {c}", fontsize=7, pad=2)
         block.colorbar(image, ax=axes, shrink=0.9, label="activation")
     return fig
+

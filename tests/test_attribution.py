@@ -12,7 +12,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers.attribution import METHODS, deconvnet, grad_cam, gradient, guided_backprop, relu_rule
+from helpers.attribution import (
+    METHODS,
+    deconvnet,
+    grad_cam,
+    gradient,
+    guided_backprop,
+    relu_rule,
+    roughness,
+    roughness_table,
+)
 from helpers.backbones import BackboneSpec, LoadedBackbone, transfer_classifier
 from helpers.plots import attribution_grid, signed_image
 
@@ -314,3 +323,18 @@ def test_grad_cam_and_saliency_agree_with_tf_keras_vis():
     ours = gradient(model, X, class_index=classes).heatmap
     np.testing.assert_allclose(ours, theirs / theirs.reshape(3, -1).max(axis=1)[:, None, None],
                                atol=1e-5)
+
+
+def test_roughness_is_scale_free_and_the_table_orders_and_compares_methods():
+    rng = np.random.default_rng(0)
+    smooth = np.tile(np.linspace(0, 1, 16)[None, None, :, None], (30, 16, 1, 3))
+    smooth = smooth * rng.uniform(1, 2, (30, 1, 1, 1))
+    noisy = rng.normal(size=(30, 16, 16, 3))
+    np.testing.assert_allclose(roughness(smooth * 7), roughness(smooth))
+    # a linear ramp 0..1 over 16 columns: mean |step| 1/15 along x, 0 along y; mean value 1/2
+    np.testing.assert_allclose(roughness(smooth), (1 / 15) / 2 / 0.5, rtol=1e-6)
+    table = roughness_table({"noisy": noisy, "smooth": smooth, "same": smooth.copy()})
+    assert table.index[-1] == "noisy" and set(table.index[:2]) == {"smooth", "same"}
+    assert table.loc["noisy", "diff low"] > 0  # clearly rougher than the row above
+    assert table.iloc[1]["diff low"] == table.iloc[1]["diff high"] == 0  # identical signals
+    assert (table["low"] <= table["mean"]).all() and (table["mean"] <= table["high"]).all()

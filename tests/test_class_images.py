@@ -12,6 +12,7 @@ import pytest
 from helpers.class_images import (
     ClassImageConfig,
     agreement,
+    agreement_table,
     class_images,
     colour_sqrt_covariance,
 )
@@ -82,3 +83,17 @@ def test_the_configuration_chooses_the_engine_parts(monkeypatch):
         class_images(model, [1], config=naive)
     assert seen["transforms"] == [] and seen["penalties"] == []
     assert isinstance(seen["param"], PixelImage)
+
+
+def test_agreement_table_gives_rates_with_wilson_intervals():
+    agree = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0], float)
+    table = agreement_table(agree, [0] * 4 + [1] * 6, ["a", "b", "c"])
+    assert table.index.tolist() == ["a", "b", "all classes"]  # "c" has no images
+    assert table.loc["a", "rate"] == 1.0 and table.loc["b", "agreed"] == 0
+    # Wilson 95 % for 4/4: lower bound n / (n + z^2) = 4 / (4 + 1.96^2)
+    np.testing.assert_allclose(table.loc["a", "Wilson low"], 4 / (4 + 1.959964**2), rtol=1e-5)
+    assert table.loc["a", "Wilson high"] == pytest.approx(1.0)
+    assert table.loc["b", "Wilson low"] == pytest.approx(0.0)
+    assert table.loc["all classes", "images"] == 10
+    everyone = table.loc["all classes"]
+    assert 0.1 < everyone["Wilson low"] < 0.4 < everyone["Wilson high"]

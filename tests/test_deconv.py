@@ -9,7 +9,16 @@ import pytest
 import tensorflow as tf
 
 from helpers.backbones import BackboneSpec, LoadedBackbone, transfer_classifier
-from helpers.deconv import project, strongest, support_box
+from helpers.deconv import (
+    border_share,
+    crop_pair,
+    project,
+    stretch,
+    strongest,
+    strongest_crops,
+    support_box,
+    top_images,
+)
 from helpers.model_layers import LayerNotFoundError
 from helpers.models import plain_convnet
 from helpers.plots import signed_image
@@ -160,3 +169,55 @@ def test_projection_through_a_nested_backbone_matches_the_same_layers_unnested()
     order_flat, peaks_flat = strongest(flat, x, "inner_relu", channel=1, k=2)
     assert order.tolist() == order_flat.tolist()
     np.testing.assert_allclose(peaks, peaks_flat, rtol=1e-5)
+
+
+def test_margin_moves_the_projected_maximum_off_the_border():
+    # A 1x1 identity "layer" on a 6x6 image: the maximum sits in a corner, the runner-up
+    # inside; with a margin of 1 only the inner one is projected.
+    inp = keras.Input((6, 6, 1))
+    out = keras.layers.Conv2D(1, 1, use_bias=False, activation="relu", name="c")(inp)
+    model = keras.Model(inp, out)
+    model.get_layer("c").set_weights([np.ones((1, 1, 1, 1), "float32")])
+    x = np.zeros((1, 6, 6, 1), "float32")
+    x[0, 0, 0, 0], x[0, 3, 2, 0] = 9.0, 5.0
+    plain = project(model, x, "c", channel=0)[0, ..., 0]
+    inner = project(model, x, "c", channel=0, margin=1)[0, ..., 0]
+    assert plain[0, 0] == 9.0 and np.count_nonzero(plain) == 1
+    assert inner[3, 2] == 5.0 and np.count_nonzero(inner) == 1
+
+
+def test_top_images_skip_the_border_and_do_not_repeat_images():
+    maps = np.zeros((4, 8, 8, 2), "float32")
+    maps[0, 0, 0, :] = 10.0  # image 0: strongest, but only on the border
+    maps[1, 4, 4, 0], maps[2, 3, 3, 0], maps[3, 2, 5, 0] = 3.0, 2.0, 1.0
+    maps[1, 4, 4, 1], maps[3, 4, 4, 1] = 5.0, 4.0  # channel 1 would pick image 1 again
+    got = top_images(maps, [0, 1], k=2, margin=1)
+    assert got[0].tolist() == [1, 2]
+    assert got[1].tolist() == [3, 0]  # image 1 is taken; 0 only by its (zero) interior
+    assert top_images(maps, [1], k=1, margin=1, distinct=False)[1].tolist() == [1]
+    assert border_share(maps, 1) == 1.0 and border_share(maps, 0) == 0.0
+    with pytest.raises(ValueError, match="margin"):
+        top_images(maps, [0], margin=4)
+
+
+def test_crop_pair_crops_projection_and_image_to_the_same_stretched_patch():
+    proj = np.zeros((16, 16, 3), "float32")
+    proj[5:8, 6:9] = 0.01  # a faint 3x3 support, widened to 5x5
+    proj[6, 7] = -0.02
+    image = np.arange(16 * 16 * 3, dtype="float32").reshape(16, 16, 3) % 255
+    p_crop, x_crop, box = crop_pair(proj, image, size=10, min_side=5)
+    assert box == (4, 5, 9, 10)
+    assert p_crop.shape == x_crop.shape == (10, 10, 3) and p_crop.dtype == np.uint8
+    assert p_crop.min() == 1 and p_crop.max() >= 190  # stretched, not faint
+    np.testing.assert_array_equal(x_crop[::2, ::2], image[4:9, 5:10].astype("uint8"))
+    assert stretch(np.zeros((2, 2, 3)))[0, 0, 0] == 128
+
+
+def test_strongest_crops_gives_distinct_images_and_pairs_of_tiles():
+    keras.utils.set_random_seed(0)
+    model = plain_convnet((16, 16, 3), 3, filters=(4, 8), name="net")
+    x = np.random.default_rng(0).uniform(0, 255, (10, 16, 16, 3)).astype("float32")
+    shown = strongest_crops(model, x, "block1_conv1_relu", channels=2, k=3)
+    assert len(shown.tiles) == 2 * len(shown.picks) == 12
+    assert len({i for _, i, _ in shown.picks}) == 6
+    assert shown.margin == 2
