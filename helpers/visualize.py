@@ -15,9 +15,11 @@ from collections.abc import Sequence
 
 import keras
 import numpy as np
+import pandas as pd
 
 from .maximize import ActivationMaximization, Jitter
 from .objectives import FilterScore
+from .stats import luma
 
 
 def sparsity(activations: dict[str, np.ndarray]) -> dict[str, float]:
@@ -27,6 +29,106 @@ def sparsity(activations: dict[str, np.ndarray]) -> dict[str, float]:
         act = act[0] if act.ndim == 4 else act
         out[name] = float(np.mean(np.all(act.reshape(-1, act.shape[-1]) <= 0, axis=0)))
     return out
+
+
+def _block_mean(x: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Average ``(N, H, W)`` arrays down to ``(N, h, w)`` (H and W multiples of h and w)."""
+    n, big_h, big_w = x.shape
+    if big_h % h or big_w % w:
+        raise ValueError(f"a {big_h}x{big_w} image does not divide into a {h}x{w} map")
+    return x.reshape(n, h, big_h // h, w, big_w // w).mean(axis=(2, 4))
+
+
+def _pearson(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
+    """Pearson correlation along ``axis`` (NaN where either side is constant)."""
+    a = a - a.mean(axis=axis, keepdims=True)
+    b = b - b.mean(axis=axis, keepdims=True)
+    den = np.sqrt((a * a).sum(axis=axis) * (b * b).sum(axis=axis))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (a * b).sum(axis=axis) / den, np.nan)
+
+
+def activation_stats(activations: dict[str, np.ndarray], images: np.ndarray) -> pd.DataFrame:
+    """How much each layer's maps still look like the picture, over a batch of images.
+
+    Args:
+        activations: ``{layer: (N, h, w, C)}`` post-ReLU maps of the ``images``.
+        images: the ``(N, H, W, 3)`` inputs (any value range); ``H`` and ``W`` must be
+            multiples of every map's ``h`` and ``w``.
+
+    Returns:
+        One row per layer: map size, channels, the mean share of channels that are zero
+        everywhere for an image (silent), the mean share of positive positions (active), and
+        the median over images and non-constant channels of ``|r|``, the absolute Pearson
+        correlation between a channel's map and the image's brightness averaged to the map's
+        grid (1: the map is the picture's brightness or its negative; 0: unrelated).
+    """
+    bright = luma(np.asarray(images, dtype="float32"))
+    rows = {}
+    for name, act in activations.items():
+        n, h, w, c = act.shape
+        flat = act.reshape(n, h * w, c)
+        target = _block_mean(bright, h, w).reshape(n, h * w, 1)
+        r = np.abs(_pearson(flat, np.broadcast_to(target, flat.shape), axis=1))
+        rows[name] = {
+            "map size": f"{h}×{w}",
+            "channels": c,
+            "silent channels": float(np.mean(np.all(flat <= 0, axis=1))),
+            "active positions": float(np.mean(flat > 0)),
+            "median |r| with brightness": float(np.median(r[np.isfinite(r)]))
+            if np.isfinite(r).any() else float("nan"),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def heat_stats(heatmaps: np.ndarray, centre: float = 0.5) -> pd.DataFrame:
+    """Where a batch of non-negative heatmaps ``(N, H, W)`` puts its mass, one row per map.
+
+    ``centre share``: the share of the map's total heat inside the central box whose sides
+    are ``centre`` times the image's (a uniform map gives ``centre**2``, 0.25 by default).
+    ``half-heat area``: the smallest share of the pixels that holds half of the heat (a
+    uniform map gives 0.5; small values mean concentrated heat). All-zero maps give NaN.
+    """
+    maps = np.clip(np.asarray(heatmaps, dtype="float64"), 0, None)
+    n, h, w = maps.shape
+    top, left = round(h * (1 - centre) / 2), round(w * (1 - centre) / 2)
+    total = maps.reshape(n, -1).sum(axis=1)
+    inner = maps[:, top:h - top, left:w - left].reshape(n, -1).sum(axis=1)
+    ranked = -np.sort(-maps.reshape(n, -1), axis=1)
+    cum = np.cumsum(ranked, axis=1) / np.where(total > 0, total, 1.0)[:, None]
+    half = (np.argmax(cum >= 0.5, axis=1) + 1) / (h * w)
+    ok = total > 0
+    return pd.DataFrame({
+        "centre share": np.where(ok, inner / np.where(ok, total, 1.0), np.nan),
+        "half-heat area": np.where(ok, half, np.nan),
+    })
+
+
+def pattern_stats(images: np.ndarray, cutoff: float = 0.25) -> pd.DataFrame:
+    """Colour and spatial-frequency statistics of images ``(N, H, W, 3)`` in 0..255, one row each.
+
+    ``spatial std``: standard deviation of brightness over the pixels, in grey levels (0: one
+    flat colour). ``chroma``: mean over pixels of (largest − smallest channel) / 255 (0: grey,
+    1: fully saturated). ``high-frequency share``: the share of the brightness's spectral
+    power (its mean removed) at frequencies above ``cutoff`` cycles per pixel in either
+    direction, i.e. periods shorter than ``1 / cutoff`` pixels; white noise gives about
+    ``1 - (2 * cutoff)**2`` (0.75), natural photos far less. NaN for a flat image.
+    """
+    x = np.asarray(images, dtype="float64")
+    y = luma(x).astype("float64")
+    y = y - y.mean(axis=(1, 2), keepdims=True)
+    power = np.abs(np.fft.fft2(y)) ** 2
+    fy = np.abs(np.fft.fftfreq(y.shape[1]))[:, None]
+    fx = np.abs(np.fft.fftfreq(y.shape[2]))[None, :]
+    high = np.maximum(fy, fx) > cutoff
+    total = power.sum(axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 1e-9, power[:, high].sum(axis=1) / total, np.nan)
+    return pd.DataFrame({
+        "spatial std": y.reshape(len(y), -1).std(axis=1),
+        "chroma": (x.max(axis=-1) - x.min(axis=-1)).mean(axis=(1, 2)) / 255.0,
+        "high-frequency share": share,
+    })
 
 
 # ------------------------------------------------------------------------ filter patterns

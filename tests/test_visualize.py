@@ -128,3 +128,51 @@ def test_overlay_blends_the_jet_colour_of_the_resized_heatmap():
                                atol=1)
     gray_in = overlay(np.full((4, 4, 1), 200.0), np.zeros((4, 4)), alpha=0.0)
     assert gray_in.shape == (4, 4, 3) and (gray_in == 200).all()
+
+
+def test_heat_stats_centre_share_and_concentration():
+    from helpers.visualize import heat_stats
+
+    uniform = np.ones((16, 16))
+    spot = np.zeros((16, 16))
+    spot[7:9, 7:9] = 1.0
+    edge = np.zeros((16, 16))
+    edge[0, :] = 1.0
+    out = heat_stats(np.stack([uniform, spot, edge, np.zeros((16, 16))]))
+    assert out["centre share"].iloc[:3].round(6).tolist() == [0.25, 1.0, 0.0]
+    assert out["half-heat area"].iloc[0] == pytest.approx(0.5, abs=1 / 256)
+    assert out["half-heat area"].iloc[1] == pytest.approx(2 / 256)
+    assert out.iloc[3].isna().all()
+
+
+def test_pattern_stats_separates_flat_colour_stripes_and_noise():
+    from helpers.visualize import pattern_stats
+
+    rng = np.random.default_rng(0)
+    flat = np.zeros((32, 32, 3))
+    flat[..., 0] = 255
+    stripes = np.broadcast_to((np.arange(32) < 16)[None, :, None] * 255.0, (32, 32, 3))
+    noise = rng.integers(0, 256, (32, 32, 3))
+    out = pattern_stats(np.stack([flat, stripes, noise]))
+    assert out["spatial std"].iloc[0] == 0 and np.isnan(out["high-frequency share"].iloc[0])
+    assert out["chroma"].iloc[0] == pytest.approx(1.0) and out["chroma"].iloc[1] == 0
+    assert out["high-frequency share"].iloc[1] < 0.05
+    assert out["high-frequency share"].iloc[2] == pytest.approx(0.75, abs=0.08)
+
+
+def test_activation_stats_detects_maps_that_copy_the_image():
+    from helpers.stats import luma
+    from helpers.visualize import activation_stats
+
+    rng = np.random.default_rng(1)
+    images = rng.uniform(0, 255, (3, 8, 8, 3)).astype("float32")
+    bright = luma(images).reshape(3, 4, 2, 4, 2).mean(axis=(2, 4))
+    bright -= bright.mean(axis=(1, 2), keepdims=True)  # positive and negative values
+    copy = np.stack([bright, -bright, np.zeros((3, 4, 4))], axis=-1)  # map, negative, silent
+    out = activation_stats({"copy": copy, "noise": rng.normal(size=(3, 2, 2, 5))}, images)
+    assert out.loc["copy", "silent channels"] == pytest.approx(1 / 3)
+    assert out.loc["copy", "channels"] == 3 and out.loc["copy", "map size"] == "4×4"
+    assert out.loc["copy", "median |r| with brightness"] == pytest.approx(1.0)
+    assert out.loc["noise", "median |r| with brightness"] < 0.9
+    with pytest.raises(ValueError, match="does not divide"):
+        activation_stats({"odd": np.ones((3, 3, 3, 2))}, images)
