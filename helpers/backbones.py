@@ -270,16 +270,19 @@ def head_of(classifier: keras.Model) -> keras.Model:
     return keras.Model(inp, dense(x), name=f"{classifier.name}_head")
 
 
-def unfreeze_top(backbone: keras.Model, from_layer: str) -> int:
+def unfreeze_top(backbone: keras.Model, from_layer: str | None) -> int:
     """Make ``from_layer`` and every later layer trainable, except batch normalisation.
+
+    ``from_layer=None`` unfreezes the whole base (every layer but batch normalisation), for
+    comparing "top block only" with "everything" at the same number of steps.
 
     Returns the number of trainable weights tensors afterwards.
     """
     names = [layer.name for layer in backbone.layers]
-    if from_layer not in names:
+    if from_layer is not None and from_layer not in names:
         raise KeyError(f"no layer {from_layer!r} in {backbone.name!r}")
     backbone.trainable = True
-    start = names.index(from_layer)
+    start = 0 if from_layer is None else names.index(from_layer)
     for i, layer in enumerate(backbone.layers):
         layer.trainable = i >= start and not isinstance(layer, layers.BatchNormalization)
     return len(backbone.trainable_weights)

@@ -77,6 +77,8 @@ def test_transfer_classifier_and_unfreeze(no_weights):
     )
     with pytest.raises(KeyError):
         unfreeze_top(bb.model, "no_such_layer")
+    n_all = unfreeze_top(bb.model, None)  # the whole base, batch normalisation still frozen
+    assert n_all > n and bb.model.layers[1].trainable
 
 
 def test_load_available_lists_the_missing_with_their_reason(no_weights):

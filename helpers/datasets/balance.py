@@ -33,6 +33,20 @@ def undersample_indices(y: np.ndarray, seed: int = 0, target: int | None = None)
     return rng.permutation(np.concatenate(out))
 
 
+def cycle_to(index: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """``index`` repeated, each pass in a fresh random order, and cut to exactly ``size``.
+
+    Gives a small resampled set (e.g. :func:`undersample_indices`) the same epoch length as
+    the full set, so that comparisons run the same number of gradient steps.
+    """
+    rng = np.random.default_rng(seed)
+    index = np.asarray(index)
+    if len(index) == 0:
+        raise ValueError("cannot cycle an empty index")
+    passes = -(-size // len(index))  # ceiling division
+    return np.concatenate([rng.permutation(index) for _ in range(passes)])[:size]
+
+
 def class_weights(y: np.ndarray) -> dict[int, float]:
     """``n_samples / (n_classes * count)`` per class, as scikit-learn's 'balanced' mode."""
     from sklearn.utils.class_weight import compute_class_weight
