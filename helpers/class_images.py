@@ -27,6 +27,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from .evaluation import wilson_interval
 from .maximize import (
     L2,
     ActivationMaximization,
@@ -119,15 +120,13 @@ def agreement_table(
     """Per class (and over all): images judged, how many the judge assigned to the intended
     class, that rate and its Wilson score interval (sound for small counts and rates of 0 or 1).
     """
-    from scipy.stats import binomtest
-
     agree, classes = np.asarray(agree).astype(bool), np.asarray(classes)
     groups = [(n, agree[classes == c]) for c, n in enumerate(names)] + [("all classes", agree)]
     rows = {}
     for name, hits in groups:
         if hits.size == 0:
             continue
-        ci = binomtest(int(hits.sum()), hits.size).proportion_ci(confidence, method="wilson")
+        low, high = wilson_interval(int(hits.sum()), hits.size, confidence)
         rows[name] = {"images": hits.size, "agreed": int(hits.sum()), "rate": hits.mean(),
-                      "Wilson low": ci.low, "Wilson high": ci.high}
+                      "Wilson low": low, "Wilson high": high}
     return pd.DataFrame.from_dict(rows, orient="index")

@@ -27,6 +27,7 @@ import tensorflow as tf
 from .attribution import RULES, as_batch, input_signal
 from .model_layers import feature_model, layer_outputs
 from .objectives import check_maps
+from .plots import signed_image
 
 
 def interior(shape: tuple[int, int], margin: int) -> np.ndarray:
@@ -156,14 +157,6 @@ def border_share(maps: np.ndarray, margin: int) -> float:
     return float(np.mean(~interior((h, w), margin)[rows, cols]))
 
 
-def stretch(signal: np.ndarray, percentile: float = 99.0) -> np.ndarray:
-    """A signed signal as a contrast-stretched uint8 image: zero is grey and the
-    ``percentile``-th percentile of the absolute values maps to full black or white."""
-    p = np.asarray(signal, dtype="float32")
-    scale = np.percentile(np.abs(p), percentile) or np.abs(p).max() or 1.0
-    return np.clip(128 + 127 * p / scale, 0, 255).astype("uint8")
-
-
 def crop_pair(
     projection: np.ndarray, image: np.ndarray, size: int = 64, min_side: int = 5
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
@@ -179,7 +172,8 @@ def crop_pair(
     h, w = projection.shape[:2]
     (t, b), (lft, r) = _widen(top, bottom, h, min_side), _widen(left, right, w, min_side)
     crops = []
-    for arr in (stretch(projection[t:b, lft:r]), np.asarray(image)[t:b, lft:r]):
+    stretched = signed_image(projection[t:b, lft:r], percentile=99.0)
+    for arr in (stretched, np.asarray(image)[t:b, lft:r]):
         crop = tf.image.resize(np.asarray(arr, dtype="float32"), (size, size), "nearest")
         crops.append(np.clip(crop.numpy(), 0, 255).astype("uint8"))
     return crops[0], crops[1], (t, lft, b, r)

@@ -42,6 +42,11 @@ class Evaluation:
     def accuracy(self) -> float:
         return float(accuracy_score(self.y_true, self.y_pred))
 
+    def accuracy_interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        """The Wilson score interval of the accuracy (:func:`wilson_interval`)."""
+        return wilson_interval(int((self.y_pred == self.y_true).sum()), len(self.y_true),
+                               confidence)
+
     def macro(self) -> dict[str, float]:
         p, r, f, _ = precision_recall_fscore_support(
             self.y_true,
@@ -106,6 +111,15 @@ class Evaluation:
         """Indices of misclassified examples, most confident mistakes first."""
         wrong = np.flatnonzero(self.y_pred != self.y_true)
         return wrong[np.argsort(-self.probs[wrong].max(axis=1))]
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``successes / n`` (SciPy's; sound for small
+    ``n`` and for rates of 0 or 1, unlike the normal approximation)."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(successes), int(n)).proportion_ci(confidence, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def predict(model: keras.Model, ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:

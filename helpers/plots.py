@@ -116,11 +116,12 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.n
     return np.clip((1 - alpha) * img + alpha * colour, 0, 255).astype("uint8")
 
 
-def signed_image(signal: np.ndarray) -> np.ndarray:
-    """A signed input-space signal as a viewable uint8 image: zero is grey, scaled by the
-    largest absolute value."""
+def signed_image(signal: np.ndarray, percentile: float = 100.0) -> np.ndarray:
+    """A signed input-space signal as a viewable uint8 image: zero is grey, and the
+    ``percentile``-th percentile of the absolute values (default: the largest) maps to full
+    black or white; below 100 the faint rest is contrast-stretched (values beyond it clip)."""
     p = np.asarray(signal, dtype="float32")
-    scale = np.abs(p).max() or 1.0
+    scale = np.percentile(np.abs(p), percentile) or np.abs(p).max() or 1.0
     return np.clip(128 + 127 * p / scale, 0, 255).astype("uint8")
 
 

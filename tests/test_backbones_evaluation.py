@@ -147,3 +147,15 @@ def test_binary_sigmoid_outputs_and_evaluate_on_dataset():
     ev = evaluate(model, ds, ["cat", "dog"])
     assert ev.y_pred.tolist() == [1, 0, 1] and ev.accuracy == pytest.approx(2 / 3)
     assert ev.errors().tolist() == [2]
+
+
+def test_wilson_interval_and_accuracy_interval():
+    from helpers.evaluation import wilson_interval
+
+    low, high = wilson_interval(5, 10)
+    assert abs(low - 0.2366) < 1e-3 and abs(high - 0.7634) < 1e-3  # textbook Wilson 95 %
+    low, high = wilson_interval(0, 8)
+    assert low == 0.0 and 0.3 < high < 0.4  # stays inside [0, 1] at a rate of 0
+    ev = Evaluation("m", ["a", "b"], np.array([0, 1, 1, 0]), np.array([[0.9, 0.1], [0.2, 0.8],
+                                                                        [0.6, 0.4], [0.7, 0.3]]))
+    assert ev.accuracy_interval() == wilson_interval(3, 4)

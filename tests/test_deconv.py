@@ -13,7 +13,6 @@ from helpers.deconv import (
     border_share,
     crop_pair,
     project,
-    stretch,
     strongest,
     strongest_crops,
     support_box,
@@ -210,7 +209,7 @@ def test_crop_pair_crops_projection_and_image_to_the_same_stretched_patch():
     assert p_crop.shape == x_crop.shape == (10, 10, 3) and p_crop.dtype == np.uint8
     assert p_crop.min() == 1 and p_crop.max() >= 190  # stretched, not faint
     np.testing.assert_array_equal(x_crop[::2, ::2], image[4:9, 5:10].astype("uint8"))
-    assert stretch(np.zeros((2, 2, 3)))[0, 0, 0] == 128
+    assert signed_image(np.zeros((2, 2, 3)), percentile=99.0)[0, 0, 0] == 128
 
 
 def test_strongest_crops_gives_distinct_images_and_pairs_of_tiles():
