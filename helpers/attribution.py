@@ -1,9 +1,9 @@
 """Which pixels or regions made a model's score: gradient, guided backprop, deconvnet, Grad-CAM.
 
 Every method takes a Keras 3 model (plain or with a nested backbone; layer names as in
-:mod:`helpers.model_layers`), a batch of float images ``(N, H, W, C)`` as the model takes them and a
-class per image (None: the predicted class; see :func:`helpers.objectives.class_score`), and
-returns one :class:`Attribution`:
+:mod:`helpers.model_layers`), a batch of
+float images ``(N, H, W, C)`` as the model takes them and a class per image (None: the
+predicted class; see :func:`helpers.objectives.class_score`), and returns one :class:`Attribution`:
 
 * ``heatmap`` — float32 ``(N, H, W)`` at the *input* resolution, in 0..1: each image's map is
   divided by its own maximum (a map that is zero everywhere stays zero). For the backward

@@ -7,6 +7,12 @@ where the weights came from, and when they cannot be had raises
 are used only when the caller allows it (quick mode, to exercise the code), and the
 returned ``weights`` field says so. Quick mode (``CNN_SUITE_QUICK``) never downloads: tests
 and quick runs stay on the machine.
+
+Every backbone is built on its own image input with ``input_tensor=`` (image 0..255 → the
+backbone's preprocessing → its layers), so the classifiers and feature extractors made from it
+hold every backbone layer at top level: an inner layer such as ``conv_pw_13_relu`` is reached
+with ``model.get_layer``, and Grad-CAM, deconvnet projections and activation maximisation cut
+the model there directly.
 """
 
 from __future__ import annotations
@@ -55,13 +61,16 @@ class BackboneSpec:
     top_weights_file: str = ""  # the ImageNet classifier's weights (include_top=True)
 
     def build(self, input_shape: tuple[int, int, int], weights: str | None) -> keras.Model:
+        """Image (0..255, ``input_shape``) → this backbone's preprocessing → its layers, as one
+        flat functional model (``keras.applications`` with ``input_tensor=``)."""
         fn = getattr(keras.applications, self.builder)
+        image = keras.Input(shape=input_shape, name="image")
+        x = self.preprocess_layer()(image)
         with warnings.catch_warnings():
             # MobileNet warns that sizes other than 128..224 reuse the 224 weights: intended
             warnings.filterwarnings("ignore", message=".*will be loaded as the default")
-            return fn(
-                include_top=False, weights=weights, input_shape=input_shape, **dict(self.kwargs)
-            )
+            return fn(include_top=False, weights=weights, input_shape=input_shape,
+                      input_tensor=x, **dict(self.kwargs))
 
     def preprocess_layer(self) -> keras.Layer:
         if self.preprocess == "tf":
@@ -155,6 +164,13 @@ def cached_weights(spec: BackboneSpec, top: bool = False) -> Path | None:
 
 @dataclass
 class LoadedBackbone:
+    """A backbone ready for transfer learning.
+
+    ``model`` takes images in 0..255 (its first layer after the input is the backbone's own
+    preprocessing) and returns the last feature maps; its layers are the ones every model made
+    by :func:`transfer_classifier` and :func:`feature_extractor` shares.
+    """
+
     spec: BackboneSpec
     model: keras.Model
     weights: str  # "imagenet (cached file ...)", "imagenet (downloaded)" or "random ..."
@@ -236,6 +252,17 @@ def load_available(
     return available, missing
 
 
+def _checked_input(backbone: LoadedBackbone, input_shape: tuple[int, int, int]):
+    """The backbone model's image input; a ValueError if it was built for another shape."""
+    inp = backbone.model.inputs[0]
+    if tuple(inp.shape[1:]) != tuple(input_shape):
+        raise ValueError(
+            f"{backbone.spec.title} was loaded for images of shape {tuple(inp.shape[1:])}, "
+            f"not {tuple(input_shape)}; call load_backbone with the shape you need"
+        )
+    return inp
+
+
 def transfer_classifier(
     backbone: LoadedBackbone,
     input_shape: tuple[int, int, int],
@@ -243,19 +270,19 @@ def transfer_classifier(
     dropout: float = 0.3,
     name: str | None = None,
 ) -> keras.Model:
-    """Input (0..255) → backbone preprocessing → backbone → GAP → head.
+    """Image (0..255) → backbone preprocessing → backbone layers → GAP → head, all at top level.
 
-    The backbone runs with ``training=False`` so its batch-normalisation statistics stay
-    frozen when it is later unfrozen for fine-tuning (the recommended Keras practice).
+    The classifier shares the backbone model's layers (and weights). Batch normalisation stays
+    in inference mode while the base is frozen and after :func:`unfreeze_top`, which leaves
+    those layers untrainable (a Keras 3 BatchNormalization layer with ``trainable=False``
+    uses its moving statistics), the recommended Keras practice for fine-tuning.
     Augmentation belongs in the training pipeline (``to_tf_dataset(augment=...)``), not in
     the model: see the README.
     """
     from .blocks import classifier_head
 
-    inp = keras.Input(shape=input_shape, name="image")
-    x = backbone.spec.preprocess_layer()(inp)
-    x = backbone.model(x, training=False)
-    out = classifier_head(x, n_classes, dropout, flatten=False)
+    inp = _checked_input(backbone, input_shape)
+    out = classifier_head(backbone.model.outputs[0], n_classes, dropout, flatten=False)
     return keras.Model(inp, out, name=name or f"{backbone.spec.key}_classifier")
 
 
@@ -289,11 +316,10 @@ def unfreeze_top(backbone: keras.Model, from_layer: str | None) -> int:
 
 
 def feature_extractor(backbone: LoadedBackbone, input_shape: tuple[int, int, int]) -> keras.Model:
-    """Image (0..255) → the backbone's own preprocessing → backbone → global average pooling."""
-    inp = keras.Input(shape=input_shape, name="image")
-    x = backbone.spec.preprocess_layer()(inp)
-    x = backbone.model(x, training=False)
-    out = layers.GlobalAveragePooling2D(name="pooled")(x)
+    """Image (0..255) → the backbone's own preprocessing → backbone → global average pooling,
+    sharing the backbone model's layers."""
+    inp = _checked_input(backbone, input_shape)
+    out = layers.GlobalAveragePooling2D(name="pooled")(backbone.model.outputs[0])
     return keras.Model(inp, out, name=f"{backbone.spec.key}_features")
 
 

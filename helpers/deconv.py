@@ -8,7 +8,9 @@ signal; ``"guided"`` also masks it by the forward pass; ``"gradient"`` is plain
 backpropagation). Those are exactly the operations of TensorFlow's gradient with the ReLUs'
 gradient swapped, so :func:`project` is the gradient of the chosen activation, seeded with
 its own value, under :func:`helpers.attribution.relu_rule`. It works on any model
-:func:`helpers.model_layers.feature_model` can cut, nested backbones included.
+:func:`helpers.model_layers.feature_model` reaches: the model's own layers (for the transfer
+models of :mod:`helpers.backbones`, every backbone layer) or, through a layer tap, a layer of a
+nested model.
 
 :func:`strongest` finds the images on which a feature map fires most, :func:`top_images` the
 same for several channels at once, away from the border where zero padding makes activations

@@ -1,12 +1,11 @@
-"""Find layers by name in plain or nested Keras 3 models and read their outputs.
+"""Find layers by name in Keras 3 models and read their outputs.
 
-Transfer-learning models usually nest a whole backbone as one layer
-(``Input -> preprocessing -> MobileNet -> head``), so an inner layer such
-as ``conv_pw_13_relu`` is not reachable with ``model.get_layer``, and its symbolic output
-belongs to the backbone's own graph. :func:`feature_model` handles both cases: layers of
-the model itself are wired directly; layers inside a nested model are reached by
-re-running the outer chain of layers with the nested model replaced by one that also
-returns the inner outputs. The rebuilt model is checked numerically against the original.
+:func:`iter_layers` and :func:`find_layer` also look inside nested models (paths such as
+``"backbone/conv_pw_13_relu"``). :func:`feature_model` cuts a model at its own layers; the
+transfer models of :mod:`helpers.backbones` are built with ``input_tensor=``, so every backbone
+layer is one of them. A layer inside a nested model (a user's own transfer model, say) has its
+symbolic output in that model's graph; :class:`LayerTap` records it during a forward pass of
+the whole model instead of rebuilding the outer graph around it.
 """
 
 from __future__ import annotations
@@ -78,75 +77,72 @@ def _owner_output(owner: keras.Model, layer: keras.Layer):
         ) from exc
 
 
+class LayerTap:
+    """Outputs of layers inside nested models, recorded during a forward pass of the whole
+    model: no rebuilt graph, so nothing to check against the original.
+
+    It is called like the model :func:`feature_model` would build, ``tap(x, training=False)``,
+    and has the same ``outputs`` (symbolic tensors, for their shapes). While it runs, each
+    named layer's ``call`` is wrapped to keep what it returns; the tensors are the ones the
+    forward pass goes on with, so a ``GradientTape`` differentiates through them.
+    """
+
+    def __init__(self, model: keras.Model, layers: list[keras.Layer], include_output: bool):
+        self.model, self.layers, self.include_output = model, layers, include_output
+        self.outputs = [_owner_output(model, layer) for layer in layers]
+        if include_output:
+            self.outputs.append(model.outputs[0])
+
+    def __call__(self, x, training: bool = False):
+        seen: dict[int, object] = {}  # position in self.layers -> output
+        saved = [(layer, vars(layer).get("call")) for layer in self.layers]
+        for i, (layer, _) in enumerate(saved):
+            def record(*args, _call=layer.call, _i=i, **kwargs):
+                seen[_i] = out = _call(*args, **kwargs)
+                return out
+
+            layer.call = record
+        try:
+            final = self.model(x, training=training)
+        finally:
+            for layer, previous in reversed(saved):  # restore any wrapper already there
+                if previous is None:
+                    del layer.call
+                else:
+                    layer.call = previous
+        outs = [seen[i] for i in range(len(saved))] + ([final] if self.include_output else [])
+        return outs[0] if len(outs) == 1 else outs
+
+
 def feature_model(
     model: keras.Model, names: str | Sequence[str], include_output: bool = False
-) -> keras.Model:
+) -> keras.Model | LayerTap:
     """A model from ``model``'s input to the outputs of the named layers.
 
+    Layers of the model itself (every backbone layer of the transfer models of
+    :mod:`helpers.backbones`, built with ``input_tensor=``) give a functional model cut at
+    those layers. A layer inside a nested model gives a :class:`LayerTap`, which runs the
+    whole model and records the layer's output on the way.
+
     Args:
-        model: a built functional or Sequential Keras model; named layers may sit inside
-            one nested model (a backbone).
+        model: a built functional or Sequential Keras model.
         names: one layer name/path or several.
         include_output: also return the model's own final output (last element), as
             Grad-CAM needs.
 
     Raises:
         LayerNotFoundError: a name is unknown (the message lists the valid ones).
-        CnnSuiteError: the layers sit in more than one nested model, deeper than one
-            level, or the outer model is not a simple chain around the nested model.
+        CnnSuiteError: a named layer has no single output tensor (used twice, or never).
     """
     names = [names] if isinstance(names, str) else list(names)
     located = [find_layer(model, n) for n in names]
-    owners = {id(chain[-1]): chain for chain, _ in located}
-    if len(owners) == 1 and next(iter(owners.values()))[-1] is model:
-        outs = [_owner_output(model, layer) for _, layer in located]
-        if include_output:
-            outs.append(model.outputs[0] if len(model.outputs) == 1 else model.outputs)
-        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-        return keras.Model(inputs, outs, name=f"{model.name}_features")
-    nested = [c for c in owners.values() if c[-1] is not model]
-    if len(nested) > 1 or any(len(c) > 2 for c in nested):
-        raise CnnSuiteError(
-            "feature_model supports layers of the model itself plus one directly nested "
-            f"model; got layers in {[c[-1].name for c in nested]}"
-        )
-    inner = nested[0][1]
-    inner_names = [layer.name for chain, layer in located if chain[-1] is inner]
-    outer_names = [layer.name for chain, layer in located if chain[-1] is model]
-    sub = keras.Model(
-        inner.inputs[0] if len(inner.inputs) == 1 else inner.inputs,
-        [_owner_output(inner, inner.get_layer(n)) for n in inner_names] + list(inner.outputs),
-        name=f"{inner.name}_features",
-    )
-    inp = keras.Input(shape=model.inputs[0].shape[1:], name="features_input")
-    x, found = inp, {}
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if layer is inner:
-            res = sub(x)
-            found.update(zip(inner_names, res[: len(inner_names)], strict=True))
-            x = res[len(inner_names)]
-        else:
-            x = layer(x)
-        if layer.name in outer_names:
-            found[layer.name] = x
-    outs = [found[layer.name] for _, layer in located]
-    _check_chain(model, keras.Model(inp, x))
-    return keras.Model(inp, outs + [x] if include_output else outs, name=f"{model.name}_features")
-
-
-def _check_chain(model: keras.Model, rebuilt: keras.Model) -> None:
-    """Compare the rebuilt chain's final output with the original model on random input."""
-    shape = tuple(d or 8 for d in model.inputs[0].shape[1:])
-    probe = np.random.default_rng(0).uniform(0, 255, (1, *shape)).astype("float32")
-    want = keras.ops.convert_to_numpy(model(probe, training=False))
-    got = keras.ops.convert_to_numpy(rebuilt(probe, training=False))
-    if want.shape != got.shape or not np.allclose(want, got, rtol=1e-4, atol=1e-4):
-        raise CnnSuiteError(
-            f"model {model.name!r} is not a simple chain of layers around its nested model; "
-            "build it with the backbone's layers at top level (input_tensor=...) instead"
-        )
+    if any(chain[-1] is not model for chain, _ in located):
+        return LayerTap(model, [layer for _, layer in located], include_output)
+    outs = [_owner_output(model, layer) for _, layer in located]
+    if include_output:
+        outs.append(model.outputs[0] if len(model.outputs) == 1 else model.outputs)
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, outs, name=f"{model.name}_features")
 
 
 def layer_outputs(model: keras.Model, images: np.ndarray, names: Sequence[str]) -> dict:

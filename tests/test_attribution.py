@@ -139,25 +139,32 @@ def _backbone() -> keras.Model:
 
 
 def _nested_and_flat() -> tuple[keras.Model, keras.Model]:
-    """A classifier around a nested backbone, and the same network with every layer at top
-    level (same weights): every method must give the same answer on both."""
+    """A classifier around a nested backbone (built by hand), and the same network as
+    :func:`transfer_classifier` builds it, every layer at top level (same weights): every
+    whole-model method must give the same answer on both."""
     keras.utils.set_random_seed(7)
-    spec = BackboneSpec("toy", "toy", "", (), "", "tf", "c3_relu", "c2")
-    nested = transfer_classifier(
-        LoadedBackbone(spec, _backbone(), "random"), (16, 16, 3), 3, dropout=0.2
-    )
     inp = keras.Input((16, 16, 3))
     x = keras.layers.Rescaling(1 / 127.5, offset=-1.0)(inp)
+    x = keras.layers.GlobalAveragePooling2D()(_backbone()(x))
+    nested = keras.Model(inp, keras.layers.Dense(3, activation="softmax", name="predictions")(x))
+    image = keras.Input((16, 16, 3), name="image")
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1.0)(image)
     for layer in _backbone().layers[1:]:
         x = type(layer).from_config(layer.get_config())(x)  # fresh layers, called once
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    out = keras.layers.Dense(3, activation="softmax", name="predictions")(x)
-    flat = keras.Model(inp, out)
+    spec = BackboneSpec("toy", "toy", "", (), "", "tf", "c3_relu", "c2")
+    base = keras.Model(image, x, name="toy")
+    flat = transfer_classifier(LoadedBackbone(spec, base, "random"), (16, 16, 3), 3, dropout=0.2)
     for layer in flat.layers:
         if layer.weights:
             source = nested.get_layer("backbone") if layer.name != "predictions" else nested
             layer.set_weights(source.get_layer(layer.name).get_weights())
     return nested, flat
+
+
+def test_transfer_classifier_holds_the_backbone_layers_at_top_level():
+    _, flat = _nested_and_flat()
+    assert flat.get_layer("c3_relu") is not None  # a backbone layer, reached directly
+    assert not any(isinstance(layer, keras.Model) for layer in flat.layers)
 
 
 X = np.random.default_rng(0).uniform(0, 255, (3, 16, 16, 3)).astype("float32")
@@ -262,9 +269,9 @@ def test_relu_rules_are_custom_gradients_of_every_kind_of_relu_and_are_undone():
 
 
 def test_attribution_grid_draws_each_method_by_its_convention():
-    nested, _ = _nested_and_flat()
-    shown = [gradient(nested, X[:2]), guided_backprop(nested, X[:2]), deconvnet(nested, X[:2]),
-             grad_cam(nested, X[:2], "c3_relu")]
+    _, flat = _nested_and_flat()
+    shown = [gradient(flat, X[:2]), guided_backprop(flat, X[:2]), deconvnet(flat, X[:2]),
+             grad_cam(flat, X[:2], "c3_relu")]
     fig = attribution_grid(X[:2], shown, titles=["first", "second"])
     axes = [ax for ax in fig.axes if ax.images]
     assert len(axes) == 2 * 5

@@ -78,7 +78,33 @@ def test_transfer_classifier_and_unfreeze(no_weights):
     with pytest.raises(KeyError):
         unfreeze_top(bb.model, "no_such_layer")
     n_all = unfreeze_top(bb.model, None)  # the whole base, batch normalisation still frozen
-    assert n_all > n and bb.model.layers[1].trainable
+    assert n_all > n and bb.model.layers[2].trainable  # layers[1] is the preprocessing
+    # a training step leaves batch normalisation's moving statistics alone (inference mode;
+    # in training mode the variance of conv1_bn would move from 1 towards the batch's)
+    bn = model.get_layer("conv1_bn")
+    assert any(w is model.get_layer("conv_pw_13").kernel for w in model.trainable_weights)
+    before = [w.copy() for w in bn.get_weights()]
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    model.train_on_batch(rng.uniform(0, 255, (4, 64, 64, 3)), np.array([0, 1, 2, 3]))
+    for old, new in zip(before, bn.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)
+    bn.trainable = True  # the check can fail: a trainable layer would have moved
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    model.train_on_batch(rng.uniform(0, 255, (4, 64, 64, 3)), np.array([0, 1, 2, 3]))
+    assert not np.array_equal(before[-1], bn.get_weights()[-1])
+
+
+def test_backbone_layers_sit_at_top_level_of_its_models(no_weights):
+    bb = load_backbone("mobilenet_0.75", (64, 64, 3), allow_download=False, allow_random=True)
+    assert [type(layer).__name__ for layer in bb.model.layers[:2]] == ["InputLayer", "Rescaling"]
+    model = transfer_classifier(bb, (64, 64, 3), 3)
+    extractor = feature_extractor(bb, (64, 64, 3))
+    assert not any(isinstance(layer, keras.Model) for layer in model.layers + extractor.layers)
+    assert model.get_layer(bb.spec.last_conv) is bb.model.get_layer(bb.spec.last_conv)
+    assert extractor.output_shape == (None, model.get_layer(bb.spec.last_conv).output.shape[-1])
+    with pytest.raises(ValueError, match=r"loaded for images of shape \(64, 64, 3\)"):
+        transfer_classifier(bb, (96, 96, 3), 3)
 
 
 def test_load_available_lists_the_missing_with_their_reason(no_weights):

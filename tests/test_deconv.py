@@ -137,7 +137,8 @@ def test_bad_layer_rule_and_channel_are_reported():
         project(model, x, "predictions")
 
 
-def _nested() -> keras.Model:
+def _transfer() -> tuple[keras.Model, keras.Model]:
+    """A classifier made by transfer_classifier from a toy backbone, and that backbone."""
     inp = keras.Input((16, 16, 3))
     y = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="inner_conv")(inp)
     y = keras.layers.MaxPooling2D(2, name="inner_pool")(y)
@@ -145,25 +146,25 @@ def _nested() -> keras.Model:
     y = keras.layers.ReLU(name="inner_relu")(y)
     spec = BackboneSpec("toy", "toy", "", (), "", "tf", "inner_relu", "inner_conv")
     backbone = LoadedBackbone(spec, keras.Model(inp, y, name="backbone"), "random")
-    return transfer_classifier(backbone, (16, 16, 3), 3, dropout=0.2)
+    return transfer_classifier(backbone, (16, 16, 3), 3, dropout=0.2), backbone.model
 
 
-def test_projection_through_a_nested_backbone_matches_the_same_layers_unnested():
+def test_projection_through_a_transfer_classifier_or_a_nested_model_matches_the_backbone():
     keras.utils.set_random_seed(5)
-    model = _nested()
-    inner = model.get_layer("backbone")
-    flat = keras.Sequential([keras.Input((16, 16, 3)), model.get_layer("preprocess")]
-                            + [type(layer).from_config(layer.get_config())
-                               for layer in inner.layers[1:]])
-    for layer in flat.layers:
-        if layer.weights:
-            layer.set_weights(inner.get_layer(layer.name).get_weights())
+    model, base = _transfer()
     x = np.random.default_rng(2).uniform(0, 255, (3, 16, 16, 3)).astype("float32")
     for rule in ("deconvnet", "guided", "gradient"):
-        nested = project(model, x, "backbone/inner_relu", rule=rule)
-        plain = project(flat, x, "inner_relu", rule=rule)
+        whole = project(model, x, "inner_relu", rule=rule)
+        plain = project(base, x, "inner_relu", rule=rule)
         assert np.abs(plain).max() > 0
-        np.testing.assert_allclose(nested, plain, atol=1e-6 * np.abs(plain).max(), err_msg=rule)
+        np.testing.assert_allclose(whole, plain, atol=1e-6 * np.abs(plain).max(), err_msg=rule)
+    outer_in = keras.Input((16, 16, 3))
+    nested = keras.Model(outer_in, base(outer_in), name="outer")  # reached through a tap
+    for rule in ("deconvnet", "guided"):
+        np.testing.assert_allclose(project(nested, x, "backbone/inner_relu", rule=rule),
+                                   project(base, x, "inner_relu", rule=rule), rtol=1e-5,
+                                   atol=1e-6)
+    flat = base
     order, peaks = strongest(model, x, "inner_relu", channel=1, k=2)
     order_flat, peaks_flat = strongest(flat, x, "inner_relu", channel=1, k=2)
     assert order.tolist() == order_flat.tolist()

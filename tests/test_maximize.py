@@ -23,10 +23,11 @@ from helpers.objectives import BinaryScore, CategoricalScore, FilterScore
 MIX = np.array([[0.6, 0.3, 0.1], [0.1, 0.5, 0.2], [0.3, 0.0, 0.7]])  # not identity, not symmetric
 
 
-def _nested_classifier(n_classes: int = 3) -> keras.Model:
+def _transfer_classifier(n_classes: int = 3) -> keras.Model:
     keras.utils.set_random_seed(3)
-    inp = keras.Input((16, 16, 3))
-    y = keras.layers.Conv2D(4, 3, padding="same", name="inner_conv")(inp)
+    inp = keras.Input((16, 16, 3))  # images in 0..255, preprocessed inside, as load_backbone
+    y = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")(inp)
+    y = keras.layers.Conv2D(4, 3, padding="same", name="inner_conv")(y)
     y = keras.layers.ReLU(name="inner_relu")(y)
     spec = BackboneSpec("toy", "toy", "", (), "", "tf", "inner_relu", "inner_conv")
     backbone = LoadedBackbone(spec, keras.Model(inp, y, name="backbone"), "random")
@@ -41,27 +42,25 @@ def _nested_classifier(n_classes: int = 3) -> keras.Model:
 
 
 def test_a_filter_and_a_class_objective_through_the_same_engine():
-    model = _nested_classifier()
+    model = _transfer_classifier()
     engine = ActivationMaximization(model)
     shared = dict(transforms=[Jitter(1), Scale(0.05), Rotate(0.02)],
                   penalties=[mx.TotalVariation(1e-3), mx.L2(1e-3)], steps=15, learning_rate=0.1)
-    filters = engine(FilterScore("backbone/inner_conv", [2, 0]), **shared)
+    filters = engine(FilterScore("inner_conv", [2, 0]), **shared)
     classes = engine(CategoricalScore([1, 2], log=True), param=FourierImage(), **shared)
     for result, n in ((filters, 2), (classes, 2)):
         assert result.images.shape == (n, 16, 16, 3) and result.images.dtype == np.uint8
         assert result.curve.shape == (2, n) and np.all(result.end > result.start)
     # the scores were measured independently of the engine
-    backbone = model.get_layer("backbone")
-    inner = keras.Model(backbone.inputs[0], backbone.get_layer("inner_conv").output)
-    pre = model.get_layer("preprocess")(filters.images.astype("float32"))
-    fmaps = inner(pre, training=False).numpy().mean(axis=(1, 2))
+    inner = keras.Model(model.inputs[0], model.get_layer("inner_conv").output)
+    fmaps = inner(filters.images.astype("float32"), training=False).numpy().mean(axis=(1, 2))
     np.testing.assert_allclose([fmaps[0, 2], fmaps[1, 0]], filters.end, rtol=0.05, atol=0.05)
     probs = model(classes.images.astype("float32"), training=False).numpy()
     np.testing.assert_allclose(np.log(probs[[0, 1], [1, 2]]), classes.end, atol=0.05)
 
 
 def test_a_binary_objective_pushes_a_sigmoid_output_both_ways():
-    model = _nested_classifier(n_classes=2)  # one sigmoid unit
+    model = _transfer_classifier(n_classes=2)  # one sigmoid unit
     result = ActivationMaximization(model)(BinaryScore([1, 0]), steps=20, learning_rate=0.1)
     p = model(result.images.astype("float32"), training=False).numpy()[:, 0]
     assert p[0] > p[1]
@@ -77,7 +76,7 @@ def test_both_public_wrappers_run_the_engine(monkeypatch):
         return original(self, score, **kwargs)
 
     monkeypatch.setattr(ActivationMaximization, "__call__", spy)
-    model = _nested_classifier()
+    model = _transfer_classifier()
     visualize.filter_patterns(model, "inner_conv", [0], steps=1)
     ci.class_images(model, [0], config=ci.ClassImageConfig(steps=1))
     assert scores == ["FilterScore", "CategoricalScore"]
@@ -85,7 +84,7 @@ def test_both_public_wrappers_run_the_engine(monkeypatch):
 
 def test_engine_rejects_a_score_without_targets():
     with pytest.raises(ValueError, match="name its targets"):
-        ActivationMaximization(_nested_classifier())(CategoricalScore(None), steps=1)
+        ActivationMaximization(_transfer_classifier())(CategoricalScore(None), steps=1)
 
 
 # ---------------------------------------------------------------------- parametrisations
@@ -155,7 +154,7 @@ def test_every_step_scores_a_transformed_copy():
         moved.assign(tf.maximum(moved, tf.reduce_max(tf.abs(out - x))))
         return out
 
-    ActivationMaximization(_nested_classifier())(CategoricalScore([0]), transforms=[recording],
+    ActivationMaximization(_transfer_classifier())(CategoricalScore([0]), transforms=[recording],
                                                  steps=5)
     assert int(calls.numpy()) == 5 and float(moved.numpy()) > 0
 
@@ -175,7 +174,7 @@ def test_penalties_measure_roughness_and_distance_from_grey():
 
 
 def test_penalties_pull_the_image_towards_smooth_grey():
-    model = _nested_classifier()
+    model = _transfer_classifier()
     common = dict(param=PixelImage(), steps=20, learning_rate=0.1, seed=4)
     free = ActivationMaximization(model)(CategoricalScore([0, 1], log=True), **common)
     held = ActivationMaximization(model)(CategoricalScore([0, 1], log=True),

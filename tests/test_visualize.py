@@ -8,7 +8,13 @@ import pytest
 
 from helpers.attribution import grad_cam
 from helpers.backbones import BackboneSpec, LoadedBackbone, transfer_classifier
-from helpers.model_layers import LayerNotFoundError, feature_model, find_layer, layer_outputs
+from helpers.model_layers import (
+    LayerNotFoundError,
+    LayerTap,
+    feature_model,
+    find_layer,
+    layer_outputs,
+)
 from helpers.models import plain_convnet
 from helpers.plots import overlay, plot_activations
 from helpers.visualize import filter_patterns, sparsity
@@ -65,26 +71,44 @@ def test_unknown_layer_lists_valid_names():
         grad_cam(model, np.zeros((1, 32, 32, 3)), "nope")
 
 
-def _nested_model() -> keras.Model:
+def _toy_backbone(name: str = "backbone") -> keras.Model:
     inner_in = keras.Input((16, 16, 3))
     y = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="inner_conv")(inner_in)
     y = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="inner_last")(y)
-    inner = keras.Model(inner_in, y, name="backbone")
+    return keras.Model(inner_in, y, name=name)
+
+
+def test_transfer_classifier_layers_are_reached_directly():
     spec = BackboneSpec("toy", "toy", "", (), "", "tf", "inner_last", "inner_conv")
-    return transfer_classifier(LoadedBackbone(spec, inner, "random"), (16, 16, 3), 3, dropout=0.2)
-
-
-def test_nested_layers_by_plain_name_and_path():
-    model = _nested_model()
+    model = transfer_classifier(LoadedBackbone(spec, _toy_backbone(), "random"), (16, 16, 3), 3,
+                                dropout=0.2)
     chain, layer = find_layer(model, "inner_conv")
-    assert [m.name for m in chain] == [model.name, "backbone"] and layer.name == "inner_conv"
+    assert chain == [model] and layer.name == "inner_conv"
     x = np.random.default_rng(0).uniform(0, 255, (2, 16, 16, 3)).astype("float32")
-    outs = layer_outputs(model, x, ["backbone/inner_conv", "inner_last", "predictions"])
-    assert outs["backbone/inner_conv"].shape == (2, 16, 16, 4)
+    outs = layer_outputs(model, x, ["inner_conv", "inner_last", "predictions"])
+    assert outs["inner_conv"].shape == (2, 16, 16, 4)
     assert outs["inner_last"].shape == (2, 16, 16, 6)
     np.testing.assert_allclose(outs["predictions"], model.predict(x, verbose=0), atol=1e-5)
     cams = grad_cam(model, x, "inner_last")
     assert cams.heatmap.shape == (2, 16, 16) and cams.predictions.shape == (2, 3)
+
+
+def test_nested_layers_by_plain_name_and_path_through_a_layer_tap():
+    inp = keras.Input((16, 16, 3))
+    base = _toy_backbone()
+    out = keras.layers.Dense(3, name="predictions")(
+        keras.layers.GlobalAveragePooling2D()(base(inp)))
+    model = keras.Model(inp, out, name="outer")
+    chain, layer = find_layer(model, "inner_conv")
+    assert [m.name for m in chain] == ["outer", "backbone"] and layer.name == "inner_conv"
+    assert isinstance(feature_model(model, "backbone/inner_last"), LayerTap)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 16, 16, 3)).astype("float32")
+    outs = layer_outputs(model, x, ["backbone/inner_conv", "inner_last", "predictions"])
+    inner = keras.Model(base.inputs[0], base.get_layer("inner_conv").output)
+    np.testing.assert_allclose(outs["backbone/inner_conv"], inner(x).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(outs["inner_last"], base(x).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(outs["predictions"], model.predict(x, verbose=0), rtol=1e-5)
+    assert "call" not in vars(base.get_layer("inner_conv"))  # the tap is undone
 
 
 def test_activation_plot_and_sparsity():

@@ -15,7 +15,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from ..backbones import load_backbone
+from ..backbones import load_backbone, unfreeze_top
 from ..blocks import conv_bn_relu
 from ..pipeline import make_augmentation
 from .base import Recipe
@@ -47,15 +47,11 @@ def fine_tuned_mobilenet(recipe: Recipe) -> keras.Model:
     loaded = load_backbone("mobilenet_0.75", (*recipe.image_size, 3),  # quick: never downloads
                            allow_download=False if recipe.allow_random_weights else None,
                            allow_random=recipe.allow_random_weights)
-    backbone = loaded.model
-    backbone.trainable = True
-    inp = keras.Input((*recipe.image_size, 3), name="image")
-    x = loaded.spec.preprocess_layer()(inp)
-    x = backbone(x, training=False)  # batch norm keeps the ImageNet statistics
-    x = layers.GlobalAveragePooling2D(name="pooled")(x)
+    unfreeze_top(loaded.model, None)  # batch norm stays frozen: it keeps ImageNet statistics
+    x = layers.GlobalAveragePooling2D(name="pooled")(loaded.model.outputs[0])
     x = layers.Dropout(0.2, name="dropout")(x)
     out = layers.Dense(recipe.num_classes, activation="softmax", name="predictions")(x)
-    model = keras.Model(inp, out, name="ahe_mobilenet")
+    model = keras.Model(loaded.model.inputs[0], out, name="ahe_mobilenet")
     model.weights_source = loaded.weights  # "imagenet (cached file …)" or "random …"
     return model
 
