@@ -162,9 +162,10 @@ def border_share(maps: np.ndarray, margin: int) -> float:
 def crop_pair(
     projection: np.ndarray, image: np.ndarray, size: int = 64, min_side: int = 5
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
-    """The projection and the image cropped to the same patch (the projection's support,
-    at least ``min_side`` pixels a side), the projection contrast-stretched, both enlarged
-    to ``size`` pixels with nearest-neighbour sampling (Zeiler & Fergus's presentation).
+    """The projection and the image cropped to the same square patch (the projection's
+    support, widened to a square of at least ``min_side`` pixels a side, so enlarging it keeps
+    the aspect ratio), the projection contrast-stretched, both enlarged to ``size`` pixels
+    with nearest-neighbour sampling (Zeiler & Fergus's presentation).
 
     Returns:
         ``(projection crop, image crop, box)`` with uint8 crops and the ``(top, left,
@@ -172,7 +173,8 @@ def crop_pair(
     """
     top, left, bottom, right = support_box(projection)
     h, w = projection.shape[:2]
-    (t, b), (lft, r) = _widen(top, bottom, h, min_side), _widen(left, right, w, min_side)
+    side = max(bottom - top, right - left, min_side)
+    (t, b), (lft, r) = _widen(top, bottom, h, side), _widen(left, right, w, side)
     crops = []
     stretched = signed_image(projection[t:b, lft:r], percentile=99.0)
     for arr in (stretched, np.asarray(image)[t:b, lft:r]):
@@ -218,6 +220,7 @@ def strongest_crops(
     k: int = 3,
     margin: int | None = None,
     rule: str = "deconvnet",
+    labels: np.ndarray | None = None,
 ) -> LayerCrops:
     """Zeiler & Fergus's figure for one layer: its ``channels`` strongest feature maps, for
     each the ``k`` images that drive it most (no image twice), and for each the projection of
@@ -227,12 +230,28 @@ def strongest_crops(
         maps: the layer's activations on ``images`` if already computed.
         margin: map positions ignored at each edge; None: an eighth of the map's side, so a
             unit that fires on the zero padding around the image is not chosen for it.
+        labels: the images' classes; when given, channels are taken strongest first but
+            skipping one whose strongest image is of a class already shown, so that one
+            high-contrast class cannot fill the figure (the rest fill up if classes run out).
     """
     if maps is None:
         maps = layer_outputs(model, images, [layer_name])[layer_name]
     margin = maps.shape[1] // 8 if margin is None else margin
-    peaks = maps[:, interior(maps.shape[1:3], margin)].max(axis=(0, 1))
-    chosen = [int(c) for c in np.argsort(-peaks, kind="stable")[:channels]]
+    inside = maps[:, interior(maps.shape[1:3], margin)]  # (N, positions, C)
+    order = [int(c) for c in np.argsort(-inside.max(axis=(0, 1)), kind="stable")]
+    if labels is None:
+        chosen = order[:channels]
+    else:
+        best_image = inside.max(axis=1).argmax(axis=0)  # per channel
+        seen: set[int] = set()
+        chosen = []
+        for c in order:
+            if int(labels[best_image[c]]) not in seen:
+                seen.add(int(labels[best_image[c]]))
+                chosen.append(c)
+            if len(chosen) == channels:
+                break
+        chosen += [c for c in order if c not in chosen][: channels - len(chosen)]
     out = LayerCrops(layer_name, margin)
     for ch, idx in top_images(maps, chosen, k, margin).items():
         proj = project(model, images[idx], layer_name, channel=ch, rule=rule, margin=margin)

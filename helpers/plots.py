@@ -153,12 +153,23 @@ def attribution_grid(
             signed = a.signal is not None
             tiles.append(signed_image(a.signal[i]) if signed else overlay(images[i], a.heatmap[i]))
             names.append(a.method.replace("_", "-"))
-    return image_grid(tiles, names, ncols=len(attributions) + 1, size=size)
+    fig = image_grid(tiles, names, ncols=len(attributions) + 1, size=size)
+    if any(a.signal is None for a in attributions):  # a heatmap is drawn: give its scale
+        bar = fig.colorbar(plt.cm.ScalarMappable(cmap="jet"), ax=fig.axes, shrink=0.5,
+                           pad=0.01, aspect=30)
+        bar.set_label("Grad-CAM (0 … 1)", fontsize=8)
+        bar.ax.tick_params(labelsize=7)
+    return fig
 
 def plot_confusion(
     ev: Evaluation, normalize: bool = True, ax: plt.Axes | None = None, annotate: bool | None = None
 ) -> plt.Figure:
-    """Heatmap of the confusion matrix with class names (rows: true, columns: predicted)."""
+    """Heatmap of the confusion matrix with class names (rows: true, columns: predicted),
+    with a colour bar. Normalised, each row sums to one (the diagonal is the class's recall);
+    with more than 12 classes the colours follow a square-root scale, so that rare confusions
+    stay visible beside the diagonal."""
+    from matplotlib.colors import PowerNorm
+
     n = len(ev.class_names)
     if ax is None:
         side = min(16, max(4, 0.33 * n + 2))
@@ -172,16 +183,19 @@ def plot_confusion(
         xticklabels=ev.class_names,
         yticklabels=ev.class_names,
         square=True,
-        cbar=not annotate,
-        vmin=0,
-        vmax=1 if normalize else None,
+        cbar=True,
+        cbar_kws={"shrink": 0.7, "label": "share of the true class" if normalize else "images"},
+        norm=PowerNorm(0.5, vmin=0, vmax=1 if normalize else None) if n > 12 else None,
+        vmin=None if n > 12 else 0,
+        vmax=None if n > 12 else (1 if normalize else None),
         ax=ax,
     )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"{ev.name}: accuracy {ev.accuracy:.2%}")
-    if n > 12:
-        ax.tick_params(labelsize=6)
+    rows = ", rows sum to 1 (diagonal: recall)" if normalize else ""
+    scale = ", square-root colour scale" if n > 12 else ""
+    ax.set_title(f"{ev.name}: accuracy {ev.accuracy:.2%}{rows}{scale}", fontsize=10)
+    ax.tick_params(length=0, labelsize=6 if n > 12 else 9)
     ax.figure.tight_layout()
     return ax.figure
 

@@ -213,6 +213,18 @@ def test_crop_pair_crops_projection_and_image_to_the_same_stretched_patch():
     assert signed_image(np.zeros((2, 2, 3)), percentile=99.0)[0, 0, 0] == 128
 
 
+def test_crop_pair_makes_a_tall_support_square_so_enlarging_keeps_the_aspect_ratio():
+    proj = np.zeros((16, 16, 3), "float32")
+    proj[2:12, 7:9] = 1.0  # 10 rows by 2 columns
+    image = np.arange(16 * 16 * 3, dtype="float32").reshape(16, 16, 3) % 255
+    _, x_crop, (t, lft, b, r) = crop_pair(proj, image, size=20, min_side=5)
+    assert (t, b) == (2, 12) and b - t == r - lft == 10 and lft <= 7 and r >= 9
+    np.testing.assert_array_equal(x_crop[::2, ::2], image[t:b, lft:r].astype("uint8"))
+    edge = np.zeros((16, 16, 3), "float32")
+    edge[0:12, 0:2] = 1.0  # against the left border: the square stays inside the image
+    assert crop_pair(edge, image, size=12)[2] == (0, 0, 12, 12)
+
+
 def test_strongest_crops_gives_distinct_images_and_pairs_of_tiles():
     keras.utils.set_random_seed(0)
     model = plain_convnet((16, 16, 3), 3, filters=(4, 8), name="net")
@@ -221,3 +233,17 @@ def test_strongest_crops_gives_distinct_images_and_pairs_of_tiles():
     assert len(shown.tiles) == 2 * len(shown.picks) == 12
     assert len({i for _, i, _ in shown.picks}) == 6
     assert shown.margin == 2
+
+
+def test_strongest_crops_with_labels_spreads_the_channels_over_classes():
+    maps = np.zeros((4, 8, 8, 3), "float32")
+    maps[0, 4, 4, 0], maps[0, 4, 4, 1], maps[3, 4, 4, 2] = 9.0, 8.0, 1.0
+    labels = np.array([0, 1, 1, 2])
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(3, 1, name="c")])
+    x = np.ones((4, 8, 8, 3), "float32")
+    plain = strongest_crops(model, x, "c", maps=maps, channels=2, k=1)
+    spread = strongest_crops(model, x, "c", maps=maps, channels=2, k=1, labels=labels)
+    assert [ch for ch, _, _ in plain.picks] == [0, 1]  # both peak on image 0 (class 0)
+    assert [ch for ch, _, _ in spread.picks] == [0, 2]  # channel 2 peaks on class 2
+    filled = strongest_crops(model, x, "c", maps=maps, channels=3, k=1, labels=labels)
+    assert [ch for ch, _, _ in filled.picks] == [0, 2, 1]

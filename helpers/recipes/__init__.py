@@ -1,9 +1,12 @@
 """Each dataset's final model, declared once and shared by the notebooks and the benchmark.
 
 ``base`` defines :class:`Recipe` and the single training (:func:`train`) and evaluation
-(:func:`predict`, :func:`evaluate`) paths; one module per dataset declares its recipes.
+(:func:`predict`, :func:`evaluate`) paths; one module per dataset declares its recipes;
+``measured`` reads back what ``make bench`` measured for them (the ablation rows).
 """
 
 from .base import Recipe, SmoothedSparseCrossentropy, Trained, evaluate, predict, train
+from .measured import ablation_styler, ablation_summary, ablation_table
 
-__all__ = ["Recipe", "SmoothedSparseCrossentropy", "Trained", "evaluate", "predict", "train"]
+__all__ = ["Recipe", "SmoothedSparseCrossentropy", "Trained", "ablation_styler",
+           "ablation_summary", "ablation_table", "evaluate", "predict", "train"]

@@ -1,0 +1,79 @@
+"""What ``make bench`` measured for a recipe, read back from ``benchmarks/results.json``.
+
+The graded notebooks train each recipe once; what each of its ingredients buys is measured
+by the benchmark's ablation part (``make bench-ablations``: the recipe with one ingredient
+removed, under one shorter budget). :func:`ablation_table` shows those committed rows in a
+notebook, each with the commit and date it ran, so a report can cite them without typing them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import REPO_ROOT
+
+RESULTS = REPO_ROOT / "benchmarks" / "results.json"
+COLUMNS = ["model", "test accuracy", "epochs", "train s", "code", "measured", "hardware"]
+
+
+def ablation_table(recipe_key: str, path: Path | str = RESULTS) -> pd.DataFrame:
+    """The benchmark's rows for ``recipe_key`` (e.g. ``"gtsrb/cnn"``): its headline row, then
+    its ablation reference and each ingredient removed, with the gap to the reference in points.
+
+    Returns an empty frame with the same columns when the file or the rows are missing (a copy
+    of the package without the benchmark's results); a file that is not the benchmark's JSON
+    raises ``ValueError``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return pd.DataFrame(columns=[*COLUMNS, "vs reference (points)"])
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+        picked = [r for k, r in rows.items()
+                  if k == recipe_key or r.get("ablation_of") == recipe_key]
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"{path} is not the benchmark's results file: {err}") from err
+    table = pd.DataFrame(
+        [{"model": r.get("model", k), "test accuracy": r.get("test_accuracy"),
+          "epochs": r.get("epochs"), "train s": r.get("train_seconds"), "code": r.get("code"),
+          "measured": r.get("measured"), "hardware": r.get("hardware")}
+         for k, r in ((r["key"], r) for r in picked)],
+        columns=COLUMNS,
+    )
+    ref = table.loc[table["model"].str.startswith("ablation reference"), "test accuracy"]
+    gap = 100 * (table["test accuracy"] - ref.iloc[0]) if len(ref) else float("nan")
+    table["vs reference (points)"] = gap
+    if len(ref):
+        table.loc[~table["model"].str.startswith("ablation: without")
+                  | table["model"].str.contains("same trained model"),
+                  "vs reference (points)"] = float("nan")
+    return table.set_index("model")
+
+
+def ablation_styler(table: pd.DataFrame):
+    """:func:`ablation_table` formatted for a notebook (percentages, signed gaps, "–" for none)."""
+    return table.drop(columns="hardware", errors="ignore").style.format(
+        {"test accuracy": "{:.2%}", "train s": "{:.0f}", "epochs": "{:.0f}",
+         "vs reference (points)": "{:+.1f}"}, na_rep="–"
+    ).set_caption("make bench: the recipe, its short-budget reference, each ingredient removed")
+
+
+def ablation_summary(table: pd.DataFrame, n_test: int) -> str:
+    """One sentence: what removing each ingredient did against the reference, and the width
+    of one run's 95 % Wilson sampling interval at ``n_test`` test images (smaller gaps are not
+    evidence); empty when the table holds no ablation."""
+    from ..evaluation import wilson_interval
+
+    gaps = table["vs reference (points)"].dropna()
+    ref = table.loc[table.index.str.startswith("ablation reference"), "test accuracy"]
+    if gaps.empty or ref.empty or n_test < 1:
+        return ""
+    low, high = wilson_interval(round(float(ref.iloc[0]) * n_test), n_test)
+    parts = "; ".join(f"{name.removeprefix('ablation: ')} {gap:+.1f} points"
+                      for name, gap in gaps.items())
+    return (f"Measured by the benchmark against the reference (one seed per row, the same short "
+            f"budget): {parts}. One run's 95 % sampling interval at {n_test:,} test images is "
+            f"about ±{50 * (high - low):.1f} points, so only larger gaps are evidence.")

@@ -1,0 +1,54 @@
+"""The benchmark's committed rows, read back for the notebooks."""
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers.recipes.measured import ablation_styler, ablation_summary, ablation_table
+
+
+def _write(tmp_path, rows):
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"rows": rows}), encoding="utf-8")
+    return path
+
+
+def test_ablation_table_picks_the_recipe_rows_and_measures_each_gap_from_the_reference(tmp_path):
+    row = {"test_accuracy": 0.9, "epochs": 9, "train_seconds": 800.0, "code": "abc1234",
+           "measured": "2026-11-24 12:00", "hardware": "cpu"}
+    rows = {
+        "x/cnn": {**row, "key": "x/cnn", "model": "the recipe"},
+        "x/cnn/ablation/reference": {**row, "key": "x/cnn/ablation/reference",
+                                     "ablation_of": "x/cnn", "test_accuracy": 0.80,
+                                     "model": "ablation reference: the full recipe, 5-min budget"},
+        "x/cnn/ablation/jitter": {**row, "key": "x/cnn/ablation/jitter", "ablation_of": "x/cnn",
+                                  "test_accuracy": 0.83, "model": "ablation: without jitter"},
+        "y/other": {**row, "key": "y/other", "model": "another recipe"},
+    }
+    table = ablation_table("x/cnn", _write(tmp_path, rows))
+    assert list(table.index) == ["the recipe", "ablation reference: the full recipe, 5-min budget",
+                                 "ablation: without jitter"]
+    assert table.loc["ablation: without jitter", "vs reference (points)"] == pytest.approx(3.0)
+    assert np.isnan(table.loc["the recipe", "vs reference (points)"])
+    assert table.loc["the recipe", "code"] == "abc1234"
+    text = ablation_summary(table, 1000)
+    assert "without jitter +3.0 points" in text and "±2.5 points" in text  # Wilson at 80 %, n=1000
+    assert ablation_summary(table.iloc[:1], 1000) == ""
+    assert "+3.0" in ablation_styler(table).to_html()
+
+
+def test_ablation_table_is_empty_without_the_file_and_refuses_a_foreign_file(tmp_path):
+    assert ablation_table("x/cnn", tmp_path / "missing.json").empty
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2, 3]", encoding="utf-8")
+    with pytest.raises(ValueError, match="not the benchmark's results"):
+        ablation_table("x/cnn", bad)
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValueError, match="not the benchmark's results"):
+        ablation_table("x/cnn", bad)
+
+
+def test_ablation_table_reads_the_committed_results_for_every_trained_recipe():
+    table = ablation_table("gtsrb/cnn")
+    assert len(table) >= 3 and table["code"].notna().all()
