@@ -145,10 +145,13 @@ def markdown(results: dict[str, Any]) -> str:
     order = {name: i for i, name in enumerate(DATASET_ORDER)}
     order.update({alias: order[name] for name, aliases in EARLIER_KEYS.items()
                   for alias in aliases})
-    models = sorted(
-        (r for k, r in rows.items() if not k.startswith("pipeline/")),
-        key=lambda r: (order.get(r["key"].split("/")[0], len(order)), r["key"].endswith("/best")),
-    )  # datasets in a fixed order, each dataset's "best" row last; otherwise as run
+    def place(r: dict[str, Any]) -> tuple[int, int]:
+        kind = 2 if "/ablation/" in r["key"] else 1 if r["key"].endswith("/best") else 0
+        return order.get(r["key"].split("/")[0], len(order)), kind
+
+    # datasets in a fixed order; in each, the headline rows, its "best" row, then the
+    # ablation rows; otherwise as run (sorted() is stable)
+    models = sorted((r for k, r in rows.items() if not k.startswith("pipeline/")), key=place)
     pipes = [r for k, r in rows.items() if k.startswith("pipeline/")]
     out = [
         "| dataset | model | data | test accuracy | macro F1 | training | train img/s "
