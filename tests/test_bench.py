@@ -212,6 +212,19 @@ def test_merge_of_one_part_keeps_the_other_parts_rows(tmp_path):
     assert set(merged["rows"]) == {"ahe/mobilenet", "ahe/scratch/ablation/reference"}
 
 
+def test_table_lists_each_datasets_headline_rows_then_its_best_row_then_its_ablations():
+    def row(key):
+        return {"key": key, "dataset": key.split("/")[0], "model": key, "data": "d"}
+
+    keys = ["ahe/scratch/ablation/reference", "gtsrb/best", "ahe/scratch", "gtsrb/cnn/ablation/x",
+            "gtsrb/cnn", "ahe/best", "gtsrb/committee"]
+    table = markdown({"rows": {k: row(k) for k in keys}})
+    shown = [line.split(" | ")[1] for line in table.splitlines()
+             if line.startswith("| gtsrb") or line.startswith("| ahe")]
+    assert shown == ["gtsrb/cnn", "gtsrb/committee", "gtsrb/best", "gtsrb/cnn/ablation/x",
+                     "ahe/scratch", "ahe/best", "ahe/scratch/ablation/reference"]
+
+
 def test_readme_quotes_the_generated_table():
     """Reads committed files only (``benchmarks/results.json``, README): not behaviour coverage."""
     results_file = ROOT / "benchmarks" / "results.json"
