@@ -14,14 +14,16 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import REPO_ROOT
+from ..evaluation import wilson_interval
 
 RESULTS = REPO_ROOT / "benchmarks" / "results.json"
 COLUMNS = ["model", "test accuracy", "epochs", "train s", "code", "measured", "hardware"]
 
 
 def ablation_table(recipe_key: str, path: Path | str = RESULTS) -> pd.DataFrame:
-    """The benchmark's rows for ``recipe_key`` (e.g. ``"gtsrb/cnn"``): its headline row, then
-    its ablation reference and each ingredient removed, with the gap to the reference in points.
+    """The benchmark's rows for ``recipe_key`` (e.g. ``"gtsrb/cnn"``), in the order it stored
+    them: its headline row, its ablation reference and each ingredient removed, with each
+    trained ablation's gap to the reference in points.
 
     Returns an empty frame with the same columns when the file or the rows are missing (a copy
     of the package without the benchmark's results); a file that is not the benchmark's JSON
@@ -37,19 +39,17 @@ def ablation_table(recipe_key: str, path: Path | str = RESULTS) -> pd.DataFrame:
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"{path} is not the benchmark's results file: {err}") from err
     table = pd.DataFrame(
-        [{"model": r.get("model", k), "test accuracy": r.get("test_accuracy"),
+        [{"model": r.get("model", r.get("key")), "test accuracy": r.get("test_accuracy"),
           "epochs": r.get("epochs"), "train s": r.get("train_seconds"), "code": r.get("code"),
-          "measured": r.get("measured"), "hardware": r.get("hardware")}
-         for k, r in ((r["key"], r) for r in picked)],
+          "measured": r.get("measured"), "hardware": r.get("hardware")} for r in picked],
         columns=COLUMNS,
     )
     ref = table.loc[table["model"].str.startswith("ablation reference"), "test accuracy"]
-    gap = 100 * (table["test accuracy"] - ref.iloc[0]) if len(ref) else float("nan")
-    table["vs reference (points)"] = gap
-    if len(ref):
-        table.loc[~table["model"].str.startswith("ablation: without")
-                  | table["model"].str.contains("same trained model"),
-                  "vs reference (points)"] = float("nan")
+    # a gap only for ingredients removed before training, under the reference's budget
+    trained_without = (table["model"].str.startswith("ablation: without")
+                       & ~table["model"].str.contains("same trained model"))
+    table["vs reference (points)"] = (100 * (table["test accuracy"] - ref.iloc[0])).where(
+        trained_without) if len(ref) else float("nan")
     return table.set_index("model")
 
 
@@ -65,8 +65,6 @@ def ablation_summary(table: pd.DataFrame, n_test: int) -> str:
     """One sentence: what removing each ingredient did against the reference, and the width
     of one run's 95 % Wilson sampling interval at ``n_test`` test images (smaller gaps are not
     evidence); empty when the table holds no ablation."""
-    from ..evaluation import wilson_interval
-
     gaps = table["vs reference (points)"].dropna()
     ref = table.loc[table.index.str.startswith("ablation reference"), "test accuracy"]
     if gaps.empty or ref.empty or n_test < 1:
