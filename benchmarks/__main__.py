@@ -1,7 +1,7 @@
 """Run the benchmark: ``python -m benchmarks [DATASET ...] [--part P] [--quick] [--out DIR]``.
 
-Full mode (default) trains every headline model on the real data under the time budgets of
-the benchmark issue and merges its rows into ``benchmarks/results.json`` and
+Full mode (default) trains every headline model on the real data under each recipe's time
+budget and merges its rows into ``benchmarks/results.json`` and
 ``benchmarks/results.md``. Quick mode runs the same code on a few images per class with
 budgets of seconds, writes to ``build/bench-quick/`` and never touches the committed results.
 """

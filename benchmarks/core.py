@@ -41,7 +41,7 @@ def code_version() -> str:
 
 @dataclass
 class Target:
-    """A target from the benchmark issue: a threshold on test accuracy, maybe a time limit."""
+    """An accuracy target of the benchmark: a threshold on test accuracy, maybe a time limit."""
 
     text: str
     accuracy: float
