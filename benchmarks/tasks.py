@@ -219,6 +219,7 @@ def ahe(b: Bench) -> None:
                   data)
     if b.ablations:
         ablate(b, AHE_SCRATCH, ds, splits, data=data)
+        ablate(b, AHE_MOBILENET, ds, splits, data=data)
 
 
 def cats_dogs(b: Bench) -> None:

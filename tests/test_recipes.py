@@ -200,7 +200,22 @@ def test_every_ablation_builds_and_takes_its_own_pipeline(recipe, ingredient):
             "coords": np.tile([2, 2, recipe.image_size[1] - 3, recipe.image_size[0] - 3], (4, 1))}
     split = ArraySplit(x, np.arange(4) % recipe.num_classes, meta)
     batch, labels = next(iter(ablated.pipeline(split, training=True, seed=0)))
-    assert batch.shape[1:] == (*recipe.image_size, ablated.channels) and labels.shape == (4,)
+    assert batch.shape[1:] == (*ablated.image_size, ablated.channels) and labels.shape == (4,)
     model = ablated.build(ablated)
     p = keras.ops.convert_to_numpy(model(batch, training=True))
     assert p.shape == (4, *recipe.build(recipe).output_shape[1:]) and np.all(np.isfinite(p))
+
+
+def test_mobilenet_ablation_trains_batch_norm_and_the_recipe_does_not():
+    """The frozen-batch-norm ingredient: the recipe's model keeps every batch norm layer frozen
+    (inference mode, ImageNet statistics), its ablation trains them like the other layers."""
+    recipe = AHE_MOBILENET.replace(allow_random_weights=True, image_size=(32, 32))
+
+    def bn_trainable(model: keras.Model) -> set[bool]:
+        return {layer.trainable for layer in model.layers
+                if isinstance(layer, keras.layers.BatchNormalization)}
+
+    assert bn_trainable(recipe.build(recipe)) == {False}
+    ablated = recipe.without("frozen batch norm")
+    assert bn_trainable(ablated.build(ablated)) == {True}
+    assert recipe.without("96 px upsampling").image_size == (64, 64)

@@ -41,19 +41,28 @@ def architecture_jitter(recipe: Recipe, seed: int) -> keras.Layer:
                              contrast=0.1, seed=seed)
 
 
-def fine_tuned_mobilenet(recipe: Recipe) -> keras.Model:
+def fine_tuned_mobilenet(recipe: Recipe, *, train_batch_norm: bool = False) -> keras.Model:
     """MobileNet α=0.75 with ImageNet weights, every layer trainable but batch norm frozen in
-    inference mode, global average pooling, dropout 0.2 and a softmax layer."""
+    inference mode (unless ``train_batch_norm``), global average pooling, dropout 0.2 and a
+    softmax layer."""
     loaded = load_backbone("mobilenet_0.75", (*recipe.image_size, 3),  # quick: never downloads
                            allow_download=False if recipe.allow_random_weights else None,
                            allow_random=recipe.allow_random_weights)
     unfreeze_top(loaded.model, None)  # batch norm stays frozen: it keeps ImageNet statistics
+    if train_batch_norm:  # the ablation: batch norm trains and updates its statistics too
+        for layer in loaded.model.layers:
+            layer.trainable = True
     x = layers.GlobalAveragePooling2D(name="pooled")(loaded.model.outputs[0])
     x = layers.Dropout(0.2, name="dropout")(x)
     out = layers.Dense(recipe.num_classes, activation="softmax", name="predictions")(x)
     model = keras.Model(loaded.model.inputs[0], out, name="ahe_mobilenet")
     model.weights_source = loaded.weights  # "imagenet (cached file …)" or "random …"
     return model
+
+
+def mobilenet_training_batch_norm(recipe: Recipe) -> keras.Model:
+    """:func:`fine_tuned_mobilenet` with batch norm trained as well (the ablation's builder)."""
+    return fine_tuned_mobilenet(recipe, train_batch_norm=True)
 
 
 AHE_SCRATCH = Recipe(
@@ -91,6 +100,10 @@ AHE_MOBILENET = Recipe(
     batch_size=64,
     tta=("flip",),
     budget_s=11 * 60,
-    ingredients={"mirror TTA": {"tta": ()}},
+    ingredients={
+        "96 px upsampling": {"image_size": (64, 64)},
+        "frozen batch norm": {"build": mobilenet_training_batch_norm},
+        "mirror TTA": {"tta": ()},
+    },
     notes="the only ImageNet weights available offline here",
 )
