@@ -4,6 +4,7 @@ distributions; learning curves and confusion matrices; feature-map grids; attrib
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -23,22 +24,28 @@ def image_grid(
     suptitle: str | None = None,
     cmap: str | None = None,
     fontsize: float = 7,
+    wrap: bool = False,
 ) -> plt.Figure:
     """Show images (uint8 or float 0..255 / 0..1) in a grid with optional titles.
 
     Titles may span several lines (``"\\n"``); every row keeps room for the longest, and each
     line is shortened (with "…") to what fits the panel's width at ``fontsize``, so no title runs
-    into its neighbour or the image above.
+    into its neighbour or the image above. With ``wrap`` a long line is broken onto further
+    lines instead (at most three per line), so long class names stay readable in full.
     """
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
+    width = max(8, int(size * 72 / (0.6 * fontsize)))  # characters that fit one panel
+    if titles is not None and wrap:
+        titles = ["\n".join("\n".join(textwrap.wrap(line, width, max_lines=3,
+                                                    placeholder="…") or [""])
+                           for line in str(t).split("\n")) for t in titles]
     lines = max((str(t).count("\n") + 1 for t in titles), default=1) if titles is not None else 0
     fig, axes = plt.subplots(
         nrows, ncols, squeeze=False, layout="constrained",
         figsize=(size * ncols, (size + 0.02 * fontsize * lines) * nrows + 0.5),
     )
-    width = max(8, int(size * 72 / (0.6 * fontsize)))  # characters that fit one panel
     for ax in axes.flat:
         ax.axis("off")
     for i, img in enumerate(images):
@@ -74,7 +81,7 @@ def class_histogram(
     ]
     df = pd.DataFrame(rows)
     wide = len(class_names) > 12
-    fig, ax = plt.subplots(figsize=(max(6, 0.28 * len(class_names) * (1 + wide)), 3.6))
+    fig, ax = plt.subplots(figsize=(min(14, max(6, 0.3 * len(class_names))), 3.6 + wide * 0.4))
     sns.barplot(data=df, x="class", y="images", hue="split", ax=ax)
     ax.set_title(title)
     ax.set_xlabel("")

@@ -5,7 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from helpers.recipes.measured import ablation_styler, ablation_summary, ablation_table
+from helpers.recipes.measured import (
+    ablation_styler,
+    ablation_summary,
+    ablation_table,
+    benchmark_row,
+)
 
 
 def _write(tmp_path, rows):
@@ -34,6 +39,7 @@ def test_ablation_table_picks_the_recipe_rows_and_measures_each_gap_from_the_ref
     assert table.loc["the recipe", "code"] == "abc1234"
     text = ablation_summary(table, 1000)
     assert "without jitter +3.0 points" in text and "±2.5 points" in text  # Wilson at 80 %, n=1000
+    assert "±3.5" in text  # the difference of two runs: √2 × 2.5
     assert ablation_summary(table.iloc[:1], 1000) == ""
     assert "+3.0" in ablation_styler(table).to_html()
 
@@ -52,3 +58,14 @@ def test_ablation_table_is_empty_without_the_file_and_refuses_a_foreign_file(tmp
 def test_ablation_table_reads_the_committed_results_for_every_trained_recipe():
     table = ablation_table("gtsrb/cnn")
     assert len(table) >= 3 and table["code"].notna().all()
+
+
+def test_benchmark_row_reads_one_row_and_refuses_a_foreign_file(tmp_path):
+    path = _write(tmp_path, {"x/cnn": {"test_accuracy": 0.9},
+                             "x/cnn_colour": {"test_accuracy": 0.95}})
+    assert benchmark_row("x/cnn_colour", path) == {"test_accuracy": 0.95}
+    assert benchmark_row("x/absent", path) is None
+    assert benchmark_row("x/cnn", tmp_path / "missing.json") is None
+    path.write_text(json.dumps({"rows": [1, 2]}), encoding="utf-8")
+    with pytest.raises(ValueError, match="not the benchmark's results"):
+        benchmark_row("x/cnn", path)

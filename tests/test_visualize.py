@@ -16,7 +16,7 @@ from helpers.model_layers import (
     layer_outputs,
 )
 from helpers.models import plain_convnet
-from helpers.plots import overlay, plot_activations
+from helpers.plots import image_grid, overlay, plot_activations
 from helpers.visualize import filter_patterns, sparsity
 
 
@@ -200,3 +200,16 @@ def test_activation_stats_detects_maps_that_copy_the_image():
     assert out.loc["noise", "median |r| with brightness"] < 0.9
     with pytest.raises(ValueError, match="does not divide"):
         activation_stats({"odd": np.ones((3, 3, 3, 2))}, images)
+
+
+def test_image_grid_shortens_long_titles_or_wraps_them_in_full():
+    import matplotlib.pyplot as plt
+
+    name = "Right-of-way at the next intersection"
+    imgs = np.zeros((2, 8, 8, 3), np.uint8)
+    short = image_grid(imgs, [name, "x"], size=1.0)
+    assert short.axes[0].get_title().endswith("…")
+    wrapped = image_grid(imgs, [name, "x"], size=1.0, wrap=True)
+    title = wrapped.axes[0].get_title()
+    assert "…" not in title and title.replace("\n", " ") == name and title.count("\n") >= 1
+    plt.close("all")

@@ -6,7 +6,7 @@
 """
 
 from .base import Recipe, SmoothedSparseCrossentropy, Trained, evaluate, predict, train
-from .measured import ablation_styler, ablation_summary, ablation_table
+from .measured import ablation_styler, ablation_summary, ablation_table, benchmark_row
 
 __all__ = ["Recipe", "SmoothedSparseCrossentropy", "Trained", "ablation_styler",
-           "ablation_summary", "ablation_table", "evaluate", "predict", "train"]
+           "ablation_summary", "ablation_table", "benchmark_row", "evaluate", "predict", "train"]

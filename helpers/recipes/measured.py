@@ -20,6 +20,24 @@ RESULTS = REPO_ROOT / "benchmarks" / "results.json"
 COLUMNS = ["model", "test accuracy", "epochs", "train s", "code", "measured", "hardware"]
 
 
+def _rows(path: Path) -> dict:
+    """The benchmark's rows by key ({} without the file); ``ValueError`` for a foreign file."""
+    if not path.is_file():
+        return {}
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+        if not isinstance(rows, dict) or not all(isinstance(r, dict) for r in rows.values()):
+            raise TypeError("rows is not a mapping of rows")
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"{path} is not the benchmark's results file: {err}") from err
+    return rows
+
+
+def benchmark_row(key: str, path: Path | str = RESULTS) -> dict | None:
+    """One committed benchmark row (e.g. ``"gtsrb/cnn_colour"``), or None when it is absent."""
+    return _rows(Path(path)).get(key)
+
+
 def ablation_table(recipe_key: str, path: Path | str = RESULTS) -> pd.DataFrame:
     """The benchmark's rows for ``recipe_key`` (e.g. ``"gtsrb/cnn"``), in the order it stored
     them: its headline row, its ablation reference and each ingredient removed, with each
@@ -29,15 +47,10 @@ def ablation_table(recipe_key: str, path: Path | str = RESULTS) -> pd.DataFrame:
     of the package without the benchmark's results); a file that is not the benchmark's JSON
     raises ``ValueError``.
     """
-    path = Path(path)
-    if not path.is_file():
+    rows = _rows(Path(path))
+    if not rows:
         return pd.DataFrame(columns=[*COLUMNS, "vs reference (points)"])
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
-        picked = [r for k, r in rows.items()
-                  if k == recipe_key or r.get("ablation_of") == recipe_key]
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
-        raise ValueError(f"{path} is not the benchmark's results file: {err}") from err
+    picked = [r for k, r in rows.items() if k == recipe_key or r.get("ablation_of") == recipe_key]
     table = pd.DataFrame(
         [{"model": r.get("model", r.get("key")), "test accuracy": r.get("test_accuracy"),
           "epochs": r.get("epochs"), "train s": r.get("train_seconds"), "code": r.get("code"),
@@ -63,8 +76,8 @@ def ablation_styler(table: pd.DataFrame):
 
 def ablation_summary(table: pd.DataFrame, n_test: int) -> str:
     """One sentence: what removing each ingredient did against the reference, and the width
-    of one run's 95 % Wilson sampling interval at ``n_test`` test images (smaller gaps are not
-    evidence); empty when the table holds no ablation."""
+    of one run's 95 % Wilson sampling interval at ``n_test`` test images and of the difference
+    of two runs (smaller gaps are not evidence); empty when the table holds no ablation."""
     gaps = table["vs reference (points)"].dropna()
     ref = table.loc[table.index.str.startswith("ablation reference"), "test accuracy"]
     if gaps.empty or ref.empty or n_test < 1:
@@ -72,6 +85,9 @@ def ablation_summary(table: pd.DataFrame, n_test: int) -> str:
     low, high = wilson_interval(round(float(ref.iloc[0]) * n_test), n_test)
     parts = "; ".join(f"{name.removeprefix('ablation: ')} {gap:+.1f} points"
                       for name, gap in gaps.items())
+    half = 50 * (high - low)
     return (f"Measured by the benchmark against the reference (one seed per row, the same short "
             f"budget): {parts}. One run's 95 % sampling interval at {n_test:,} test images is "
-            f"about ±{50 * (high - low):.1f} points, so only larger gaps are evidence.")
+            f"about ±{half:.1f} points, the difference of two such runs about "
+            f"±{half * 2 ** 0.5:.1f}; each row is one seed, and seed-to-seed changes (not "
+            f"measured here) widen that further, so only larger gaps are evidence.")
