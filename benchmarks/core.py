@@ -26,13 +26,21 @@ DATASET_ORDER = ("gtsrb", "ahe", "cats_dogs", "cifar10")
 EARLIER_KEYS = {"cats_dogs": ("cats",), "cifar10": ("cifar",)}
 
 
-def code_version() -> str:
-    """The git commit of the code being measured, with ``+changes`` if the tree is dirty."""
-    root = Path(__file__).resolve().parents[1]
+OUTPUTS = ("answers", "benchmarks/results.json", "benchmarks/results.md", "*.md")
+
+
+def code_version(root: Path | None = None) -> str:
+    """The git commit of the code being measured, with ``+changes`` if the tree is dirty.
+
+    Outputs that runs write (``answers/``, the benchmark's results, Markdown files) do not
+    count as changes: a notebook run before the benchmark in the same checkout leaves the code
+    as committed."""
+    root = root or Path(__file__).resolve().parents[1]
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
                                 capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", *(f":(exclude){p}" for p in OUTPUTS)],
                                cwd=root, capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

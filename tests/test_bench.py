@@ -234,3 +234,24 @@ def test_readme_quotes_the_generated_table():
     block = readme.split(BENCH_START, 1)[1].split(BENCH_END, 1)[0]
     assert block.strip() == markdown(results).strip()
     assert (ROOT / "benchmarks" / "results.md").read_text().strip() == markdown(results).strip()
+
+
+def test_code_version_ignores_run_outputs_but_not_code(tmp_path):
+    from benchmarks.core import code_version
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "answers").mkdir()
+    for name in ("answers/01.ipynb", "model.py", "README.md"):
+        (tmp_path / name).write_text("v1\n", encoding="utf-8")
+    git("add", "-A")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "one")
+    clean = code_version(tmp_path)
+    assert clean and "+changes" not in clean and clean != "unknown"
+    for name in ("answers/01.ipynb", "README.md"):  # what notebook runs write
+        (tmp_path / name).write_text("v2\n", encoding="utf-8")
+    assert code_version(tmp_path) == clean
+    (tmp_path / "model.py").write_text("v2\n", encoding="utf-8")
+    assert code_version(tmp_path) == clean + "+changes"
