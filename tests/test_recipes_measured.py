@@ -10,6 +10,7 @@ from helpers.recipes.measured import (
     ablation_summary,
     ablation_table,
     benchmark_row,
+    two_run_half_width,
 )
 
 
@@ -40,6 +41,7 @@ def test_ablation_table_picks_the_recipe_rows_and_measures_each_gap_from_the_ref
     text = ablation_summary(table, 1000)
     assert "without jitter +3.0 points" in text and "±2.5 points" in text  # Wilson at 80 %, n=1000
     assert "±3.5" in text  # the difference of two runs: √2 × 2.5
+    assert two_run_half_width(0.8, 1000) == pytest.approx(3.5, abs=0.05)
     assert ablation_summary(table.iloc[:1], 1000) == ""
     assert "+3.0" in ablation_styler(table).to_html()
 

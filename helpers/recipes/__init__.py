@@ -6,7 +6,14 @@
 """
 
 from .base import Recipe, SmoothedSparseCrossentropy, Trained, evaluate, predict, train
-from .measured import ablation_styler, ablation_summary, ablation_table, benchmark_row
+from .measured import (
+    ablation_styler,
+    ablation_summary,
+    ablation_table,
+    benchmark_row,
+    two_run_half_width,
+)
 
 __all__ = ["Recipe", "SmoothedSparseCrossentropy", "Trained", "ablation_styler",
-           "ablation_summary", "ablation_table", "benchmark_row", "evaluate", "predict", "train"]
+           "ablation_summary", "ablation_table", "benchmark_row", "evaluate", "predict", "train",
+           "two_run_half_width"]

@@ -74,6 +74,13 @@ def ablation_styler(table: pd.DataFrame):
     ).set_caption("make bench: the recipe, its short-budget reference, each ingredient removed")
 
 
+def two_run_half_width(accuracy: float, n_test: int) -> float:
+    """Half-width in points of the 95 % interval of the difference between two independent
+    runs near ``accuracy`` on ``n_test`` images: √2 × one run's Wilson half-width."""
+    low, high = wilson_interval(round(accuracy * n_test), n_test)
+    return 50 * (high - low) * 2 ** 0.5
+
+
 def ablation_summary(table: pd.DataFrame, n_test: int) -> str:
     """One sentence: what removing each ingredient did against the reference, and the width
     of one run's 95 % Wilson sampling interval at ``n_test`` test images and of the difference
@@ -89,5 +96,6 @@ def ablation_summary(table: pd.DataFrame, n_test: int) -> str:
     return (f"Measured by the benchmark against the reference (one seed per row, the same short "
             f"budget): {parts}. One run's 95 % sampling interval at {n_test:,} test images is "
             f"about ±{half:.1f} points, the difference of two such runs about "
-            f"±{half * 2 ** 0.5:.1f}; each row is one seed, and seed-to-seed changes (not "
-            f"measured here) widen that further, so only larger gaps are evidence.")
+            f"±{two_run_half_width(float(ref.iloc[0]), n_test):.1f}; each row is one seed, and "
+            f"seed-to-seed changes (not measured here) widen that further, so only larger gaps "
+            f"are evidence.")
