@@ -81,11 +81,13 @@ def class_histogram(
     ]
     df = pd.DataFrame(rows)
     wide = len(class_names) > 12
-    fig, ax = plt.subplots(figsize=(min(14, max(6, 0.3 * len(class_names))), 3.6 + wide * 0.4))
+    fig, ax = plt.subplots(figsize=(min(14, max(6, 0.3 * len(class_names))), 6.0 if wide else 3.6))
     sns.barplot(data=df, x="class", y="images", hue="split", ax=ax)
     ax.set_title(title)
     ax.set_xlabel("")
-    ax.tick_params(axis="x", rotation=90 if wide else 30, labelsize=7 if wide else 9)
+    ax.tick_params(axis="x", rotation=90 if wide else 30, labelsize=8 if wide else 9)
+    # the legend beside the plot, where it hides no bar
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), title="split")
     fig.tight_layout()
     return fig
 

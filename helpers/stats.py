@@ -62,11 +62,11 @@ def size_table(sizes: np.ndarray) -> pd.Series:
     return pd.Series(
         {
             "images": len(sizes),
-            "width median": np.median(w),
-            "height median": np.median(h),
+            "width median": f"{np.median(w):.0f}",
+            "height median": f"{np.median(h):.0f}",
             "width min-max": f"{int(w.min())}-{int(w.max())}",
             "height min-max": f"{int(h.min())}-{int(h.max())}",
-            "aspect median": round(float(np.median(aspect)), 3),
+            "aspect median": round(float(np.median(aspect)), 2),
             "aspect 5-95%": f"{np.percentile(aspect, 5):.2f}-{np.percentile(aspect, 95):.2f}",
             "square (|aspect-1|<0.05)": f"{np.mean(np.abs(aspect - 1) < 0.05):.0%}",
         }

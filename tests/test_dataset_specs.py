@@ -71,3 +71,29 @@ def test_run_load_applies_the_mode_and_records_the_dataset(isolated):
     full = start_run("specs", quick=False, seed=0)
     with pytest.raises(DataNotFoundError):  # full mode never stands in
         full.load("ahe")
+
+
+def test_copy_notes_name_a_subset_missing_files_and_the_datasets_caveat():
+    import numpy as np
+
+    from helpers.datasets import ArraySplit, Dataset, copy_notes
+
+    def copy(name: str, **sizes: int) -> Dataset:
+        splits = {s: ArraySplit(np.zeros((n, 2, 2, 3), "uint8"), np.zeros(n, "int64"))
+                  for s, n in sizes.items()}
+        return Dataset(name, ["a"], splits, source="made by the test")
+
+    # the official sizes: nothing to say about CIFAR-10, which has no caveat
+    assert copy_notes(SPECS["cifar10"], copy("cifar10", train=50_000, test=10_000)) == []
+    subset = copy_notes(SPECS["cifar10"], copy("cifar10", train=10_000, test=4_000))
+    assert len(subset) == 2 and "10,000 of the official 50,000" in subset[0]
+    assert "not directly comparable" in subset[0]
+    missing = copy_notes(SPECS["ahe"], copy("ahe", train=10_130, test=1_404))
+    assert missing == ["this copy's train split holds 10,130 of the official 10,235 images "
+                       "(files missing)"]
+    gtsrb = copy_notes(SPECS["gtsrb"], copy("gtsrb", train=34_799, validation=4_410,
+                                            test=12_630))
+    assert gtsrb == [SPECS["gtsrb"].note] and "32×32" in gtsrb[0]
+    # a synthetic stand-in is not a copy of anything: only the caveat
+    stand_in = Dataset("cifar10", ["a"], {}, source="synthetic", synthetic=True)
+    assert copy_notes(SPECS["cifar10"], stand_in) == []

@@ -18,7 +18,7 @@ from .cats_dogs import build_small_split, load_cats_dogs
 from .cifar10 import load_cifar10
 from .folders import check_image, scan_split
 from .gtsrb import load_gtsrb
-from .spec import DatasetSpec, load_dataset
+from .spec import DatasetSpec, copy_notes, load_dataset
 
 SPECS: dict[str, DatasetSpec] = {
     "cats_dogs": cats_dogs.SPEC,
@@ -50,6 +50,7 @@ __all__ = [
     "FileSplit",
     "build_small_split",
     "check_image",
+    "copy_notes",
     "class_weights",
     "load",
     "load_ahe",

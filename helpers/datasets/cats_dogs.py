@@ -185,7 +185,10 @@ def _fetch(download: bool) -> Path | None:
 
 SPEC = folder_spec(NAME, SPLITS, list(SOURCE_CLASSES.values()), (128, 128), LAYOUT, HOW_TO_GET,
                    fetch=_fetch, url=URL,
-                   title="Dogs vs. Cats (Microsoft/Kaggle), a 1000/500/500-per-class split")
+                   title="Dogs vs. Cats (Microsoft/Kaggle), a 1000/500/500-per-class split",
+                   official_images={"train": 2_000, "validation": 1_000, "test": 1_000},
+                   note="the Kaggle photos come in many sizes (up to 500 px on a side); every "
+                        "pipeline resizes them to one square input")
 
 
 def load_cats_dogs(path: str | Path | None = None, **options: Any) -> Dataset:

@@ -178,7 +178,8 @@ def synthetic_cifar10(limit_per_class: int | None = None, validate: bool = True,
 
 SPEC = DatasetSpec(NAME, LAYOUT, HOW_TO_GET, _looks_valid, read_cifar10, synthetic_cifar10,
                    fetch=_fetch, url=URL,
-                   title="CIFAR-10 (Krizhevsky 2009), the official Python batches")
+                   title="CIFAR-10 (Krizhevsky 2009), the official Python batches",
+                   official_images={"train": 50_000, "test": 10_000})
 
 
 def load_cifar10(path: str | Path | None = None, **options: Any) -> Dataset:

@@ -300,6 +300,8 @@ def folder_spec(
     fetch: Callable[[bool], Path | None] | None = None,
     url: str | None = None,
     title: str = "",
+    official_images: dict[str, int] | None = None,
+    note: str = "",
 ) -> DatasetSpec:
     """The spec of a ``<split>/<class>/<image>`` dataset: every split folder must exist."""
 
@@ -316,4 +318,4 @@ def folder_spec(
                                         seed=seed)
 
     return DatasetSpec(name, layout, how_to_get, looks_valid, read, synthetic, fetch, url,
-                       title)
+                       title, official_images, note)

@@ -128,7 +128,10 @@ def synthetic_gtsrb(limit_per_class: int | None = None, validate: bool = True,
 
 
 SPEC = DatasetSpec(NAME, LAYOUT, HOW_TO_GET, _looks_valid, read_gtsrb, synthetic_gtsrb,
-                   title="GTSRB (Stallkamp et al. 2012), the handout's 32×32 pickles")
+                   title="GTSRB (Stallkamp et al. 2012), the handout's 32×32 pickles",
+                   official_images={"train": 34_799, "validation": 4_410, "test": 12_630},
+                   note="the pickles hold whole camera crops resized to 32×32, not cut to the "
+                        "sign: `coords` keeps the sign's box and `sizes` the original size")
 
 
 def load_gtsrb(path: str | Path | None = None, **options: Any) -> Dataset:

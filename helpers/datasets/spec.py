@@ -33,6 +33,10 @@ class DatasetSpec:
             download fails. None where no official download exists.
         url: the official download, where there is one.
         title: the dataset and its provenance in a few words, for reports.
+        official_images: images per split in the official release, to tell a report when
+            the copy found holds fewer (a subset, or files missing); None where the split is
+            not official.
+        note: a caveat true of every copy of the dataset, for reports.
     """
 
     name: str
@@ -44,6 +48,8 @@ class DatasetSpec:
     fetch: Callable[[bool], Path | None] | None = None
     url: str | None = None
     title: str = ""
+    official_images: dict[str, int] | None = None
+    note: str = ""
 
     def missing(self, path: str | Path | None, failure: str = "") -> DataNotFoundError:
         """The error for a dataset found nowhere (``failure``: why a download failed)."""
@@ -92,3 +98,19 @@ def load_dataset(
             return spec.synthetic(limit_per_class, validate, seed)
         raise spec.missing(path, str(failure or "")) from failure
     return spec.read(folder, limit_per_class, validate, seed)
+
+
+def copy_notes(spec: DatasetSpec, dataset: Dataset) -> list[str]:
+    """What a report should say about the copy read: the dataset's caveat and any split that
+    holds fewer images than the official release (a subset or missing files)."""
+    notes = [spec.note] if spec.note else []
+    if dataset.synthetic or not spec.official_images:
+        return notes
+    for split, official in spec.official_images.items():
+        found = len(dataset.splits[split]) if split in dataset.splits else 0
+        if found < official:
+            why = ("a subset: accuracies on it are not directly comparable with published "
+                   "full-data figures" if found < 0.9 * official else "files missing")
+            notes.append(f"this copy's {split} split holds {found:,} of the official "
+                         f"{official:,} images ({why})")
+    return notes
