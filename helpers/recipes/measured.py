@@ -71,7 +71,8 @@ def ablation_styler(table: pd.DataFrame):
     return table.drop(columns="hardware", errors="ignore").style.format(
         {"test accuracy": "{:.2%}", "train s": "{:.0f}", "epochs": "{:.0f}",
          "vs reference (points)": "{:+.1f}"}, na_rep="–"
-    ).set_caption("make bench: the recipe, its short-budget reference, each ingredient removed")
+    ).set_caption("Benchmark runs: the recipe, its short-budget reference, each ingredient "
+                  "removed")
 
 
 def two_run_half_width(accuracy: float, n_test: int) -> float:
@@ -90,12 +91,22 @@ def ablation_summary(table: pd.DataFrame, n_test: int) -> str:
     if gaps.empty or ref.empty or n_test < 1:
         return ""
     low, high = wilson_interval(round(float(ref.iloc[0]) * n_test), n_test)
-    parts = "; ".join(f"{name.removeprefix('ablation: ')} {gap:+.1f} points"
-                      for name, gap in gaps.items())
-    half = 50 * (high - low)
+    half, diff_half = 50 * (high - low), two_run_half_width(float(ref.iloc[0]), n_test)
+    ref_epochs = table.loc[ref.index[0], "epochs"] if "epochs" in table else None
+
+    def one(name: str, gap: float) -> str:
+        verdict = "beyond the interval" if abs(gap) > diff_half else "within it"
+        text = f"{name.removeprefix('ablation: ')} {gap:+.1f} points ({verdict}"
+        epochs = table.loc[name, "epochs"] if "epochs" in table else None
+        if pd.notna(epochs) and pd.notna(ref_epochs) and epochs != ref_epochs:
+            text += (f"; {epochs:.0f} epochs against the reference's {ref_epochs:.0f}, so the "
+                     "gap mixes the ingredient with the length of training")
+        return text + ")"
+
+    parts = "; ".join(one(name, gap) for name, gap in gaps.items())
     return (f"Measured by the benchmark against the reference (one seed per row, the same short "
-            f"budget): {parts}. One run's 95 % sampling interval at {n_test:,} test images is "
-            f"about ±{half:.1f} points, the difference of two such runs about "
-            f"±{two_run_half_width(float(ref.iloc[0]), n_test):.1f}; each row is one seed, and "
-            f"seed-to-seed changes (not measured here) widen that further, so only larger gaps "
-            f"are evidence.")
+            f"time budget): {parts}. One run's 95 % sampling interval at {n_test:,} test images "
+            f"at the reference's accuracy ({float(ref.iloc[0]):.1%}) is about ±{half:.1f} "
+            f"points, the difference of two such runs about ±{diff_half:.1f}; each row is one "
+            f"seed, and seed-to-seed changes (not measured here) widen that further, so only "
+            f"gaps beyond the interval are evidence.")
