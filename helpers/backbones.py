@@ -34,7 +34,15 @@ BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications"
 
 
 class BackboneUnavailableError(CnnSuiteError, RuntimeError):
-    """Pretrained weights for a backbone are neither cached nor downloadable."""
+    """Pretrained weights for a backbone are neither cached nor downloadable.
+
+    ``brief`` is the cause in a few words for a report's table ("download failed (no
+    network)", "downloads disabled"), without URLs or folders of the machine.
+    """
+
+    def __init__(self, message: str, brief: str = "weights not available") -> None:
+        super().__init__(message)
+        self.brief = brief
 
 
 @keras.saving.register_keras_serializable(package="cnn_suite")
@@ -204,7 +212,7 @@ def load_backbone(
     if allow_download is None:
         allow_download = not quick_from_env()
     path = cached_weights(spec)
-    model, how, reason = None, "", ""
+    model, how, reason, brief = None, "", "", ""
     if path is not None:
         model, how = spec.build(input_shape, str(path)), f"imagenet (cached file {path.name})"
     elif allow_download:
@@ -212,8 +220,11 @@ def load_backbone(
             model, how = spec.build(input_shape, "imagenet"), "imagenet (downloaded)"
         except Exception as exc:  # no network, refused, corrupt download: all mean "not here"
             reason = f"download failed: {type(exc).__name__}: {str(exc)[:160]}"
+            offline = any(w in str(exc).lower() for w in ("url fetch", "errno", "resolve"))
+            brief = "download failed" + (" (no network)" if offline else "")
     else:
         reason = "downloads disabled" + (" in quick mode" if quick_from_env() else "")
+        brief = reason
     if model is None:
         where = " or ".join(str(d) for d in keras_models_dirs()[:1])
         message = (
@@ -221,7 +232,7 @@ def load_backbone(
             f"{spec.weights_file} into {where} (Keras downloads it from {BASE_URL}/ when online)."
         )
         if not allow_random:
-            raise BackboneUnavailableError(message)
+            raise BackboneUnavailableError(message, brief=brief)
         model, how = spec.build(input_shape, None), f"random (quick mode only): {message}"
     model.trainable = False
     model.name = spec.key  # stable name for layer paths like "vgg16/block5_conv3"
@@ -238,8 +249,9 @@ def load_available(
     """Every backbone of ``keys`` whose weights can be had, in order, and why the others not.
 
     Returns:
-        ``(available, missing)``: ``{key: LoadedBackbone}`` and one ``{"backbone", "reason"}``
-        row per backbone that raised :class:`BackboneUnavailableError`.
+        ``(available, missing)``: ``{key: LoadedBackbone}`` and one ``{"backbone", "reason",
+        "brief"}`` row per backbone that raised :class:`BackboneUnavailableError` (``reason``:
+        the full message with where to put the file; ``brief``: the cause in a few words).
     """
     available, missing = {}, []
     for key in keys:
@@ -248,7 +260,7 @@ def load_available(
                 key, input_shape, allow_download=allow_download, allow_random=allow_random
             )
         except BackboneUnavailableError as exc:
-            missing.append({"backbone": key, "reason": str(exc)})
+            missing.append({"backbone": key, "reason": str(exc), "brief": exc.brief})
     return available, missing
 
 

@@ -122,6 +122,14 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     return float(ci.low), float(ci.high)
 
 
+def format_p(p: float) -> str:
+    """A p-value as a report writes it: "p < 0.01" below 0.01 (never "p = 0.00"), else
+    "p = 0.23"; "p not computed" for NaN (e.g. one seed in quick mode)."""
+    if p != p:  # NaN
+        return "p not computed"
+    return "p < 0.01" if p < 0.01 else f"p = {p:.2f}"
+
+
 def predict(model: keras.Model, ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
     """Labels and predicted probabilities over a batched ``(x, y)`` dataset, in order."""
     ys, ps = [], []

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 if TYPE_CHECKING:
     from .evaluation import Evaluation
@@ -164,11 +165,16 @@ def attribution_grid(
             names.append(a.method.replace("_", "-"))
     fig = image_grid(tiles, names, ncols=len(attributions) + 1, size=size)
     if any(a.signal is None for a in attributions):  # a heatmap is drawn: give its scale
-        bar = fig.colorbar(plt.cm.ScalarMappable(cmap="jet"), ax=fig.axes, shrink=0.5,
-                           pad=0.01, aspect=30)
-        bar.set_label("Grad-CAM (0 … 1)", fontsize=8)
-        bar.ax.tick_params(labelsize=7)
+        heat_colorbar(fig)
     return fig
+
+
+def heat_colorbar(fig: plt.Figure, label: str = "Grad-CAM (0 … 1)") -> None:
+    """The colour scale of :func:`overlay`'s heatmaps, beside every panel of ``fig``."""
+    bar = fig.colorbar(plt.cm.ScalarMappable(cmap="jet"), ax=fig.axes, shrink=0.5, pad=0.01,
+                       aspect=30)
+    bar.set_label(label, fontsize=8)
+    bar.ax.tick_params(labelsize=7)
 
 def plot_confusion(
     ev: Evaluation, normalize: bool = True, ax: plt.Axes | None = None, annotate: bool | None = None
@@ -224,6 +230,7 @@ def plot_histories(histories: dict[str, dict], metric: str = "accuracy") -> plt.
                 )
     for ax, key in zip(axes, ("loss", metric), strict=True):
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_title(f"{key} (dashed: training, solid: validation)")
     axes[1].legend(fontsize=8)
     fig.tight_layout()

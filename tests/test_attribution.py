@@ -23,7 +23,7 @@ from helpers.attribution import (
     roughness_table,
 )
 from helpers.backbones import BackboneSpec, LoadedBackbone, transfer_classifier
-from helpers.plots import attribution_grid, signed_image
+from helpers.plots import attribution_grid, plot_histories, signed_image
 
 
 def _bright_detector() -> keras.Model:
@@ -280,8 +280,21 @@ def test_attribution_grid_draws_each_method_by_its_convention():
     np.testing.assert_array_equal(axes[6].images[0].get_array(), signed_image(shown[0].signal[1]))
     cam_panel = np.asarray(axes[9].images[0].get_array())
     assert cam_panel.shape == (16, 16, 3) and cam_panel.dtype == np.uint8
+    bars = [ax for ax in fig.axes if ax.get_ylabel() == "Grad-CAM (0 … 1)"]
+    assert len(bars) == 1, "the heatmap's colour scale is shown once"
+    no_cam = attribution_grid(X[:2], shown[:3])
+    assert not [ax for ax in no_cam.axes if ax.get_ylabel().startswith("Grad-CAM")]
     with pytest.raises(ValueError, match="cover the 3 images"):
         attribution_grid(X, shown)
+
+
+def test_training_curves_put_ticks_on_whole_epochs():
+    fig = plot_histories({"run": {"loss": [1.0, 0.5, 0.4], "val_loss": [1.1, 0.7, 0.6],
+                                  "accuracy": [0.5, 0.7, 0.8], "val_accuracy": [0.4, 0.6, 0.7]}})
+    fig.canvas.draw()
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)
 
 
 def test_signed_image_puts_zero_at_grey():

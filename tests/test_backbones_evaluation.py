@@ -113,10 +113,25 @@ def test_load_available_lists_the_missing_with_their_reason(no_weights):
     assert available == {}
     assert [m["backbone"] for m in missing] == ["mobilenet_0.75", "mobilenet_v2"]
     assert "mobilenet_7_5_224_tf_no_top.h5" in missing[0]["reason"]
+    assert all(m["brief"].startswith("downloads disabled") for m in missing)
     available, missing = load_available(["mobilenet_0.75"], (64, 64, 3), allow_download=False,
                                         allow_random=True)
     assert list(available) == ["mobilenet_0.75"] and missing == []
     assert available["mobilenet_0.75"].weights.startswith("random")
+
+
+def test_a_failed_download_is_briefly_named_without_urls_or_folders(no_weights, monkeypatch):
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure on https://example.invalid/w.h5: None -- [Errno -2]")
+
+    monkeypatch.setattr(keras.applications, "MobileNetV2", offline)
+    _, missing = load_available(["mobilenet_v2"], (64, 64, 3), allow_download=True)
+    assert "https://example.invalid/w.h5" in missing[0]["reason"]  # the full story stays
+    assert missing[0]["brief"] == "download failed (no network)"
+    monkeypatch.setattr(keras.applications, "MobileNetV2",
+                        lambda *a, **k: (_ for _ in ()).throw(OSError("checksum mismatch")))
+    _, missing = load_available(["mobilenet_v2"], (64, 64, 3), allow_download=True)
+    assert missing[0]["brief"] == "download failed"
 
 
 def test_head_of_a_classifier_on_pooled_features_gives_its_predictions(no_weights):
@@ -173,6 +188,14 @@ def test_binary_sigmoid_outputs_and_evaluate_on_dataset():
     ev = evaluate(model, ds, ["cat", "dog"])
     assert ev.y_pred.tolist() == [1, 0, 1] and ev.accuracy == pytest.approx(2 / 3)
     assert ev.errors().tolist() == [2]
+
+
+def test_p_values_are_written_without_a_false_zero():
+    from helpers.evaluation import format_p
+
+    assert format_p(0.004) == "p < 0.01" and format_p(0.0) == "p < 0.01"
+    assert format_p(0.012) == "p = 0.01" and format_p(0.5) == "p = 0.50"
+    assert format_p(float("nan")) == "p not computed"
 
 
 def test_wilson_interval_and_accuracy_interval():

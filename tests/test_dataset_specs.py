@@ -76,7 +76,7 @@ def test_run_load_applies_the_mode_and_records_the_dataset(isolated):
 def test_copy_notes_name_a_subset_missing_files_and_the_datasets_caveat():
     import numpy as np
 
-    from helpers.datasets import ArraySplit, Dataset, copy_notes
+    from helpers.datasets import ArraySplit, Dataset, FileSplit, copy_notes, describe_copy
 
     def copy(name: str, **sizes: int) -> Dataset:
         splits = {s: ArraySplit(np.zeros((n, 2, 2, 3), "uint8"), np.zeros(n, "int64"))
@@ -97,3 +97,13 @@ def test_copy_notes_name_a_subset_missing_files_and_the_datasets_caveat():
     # a synthetic stand-in is not a copy of anything: only the caveat
     stand_in = Dataset("cifar10", ["a"], {}, source="synthetic", synthetic=True)
     assert copy_notes(SPECS["cifar10"], stand_in) == []
+    # the report's lines: title, bullets, "the full release" only for a complete real copy
+    full = describe_copy(SPECS["cifar10"], copy("cifar10", train=50_000, test=10_000))
+    assert full == f"{SPECS['cifar10'].title}\n- the full release"
+    assert "10,000 of the official 50,000" in describe_copy(
+        SPECS["cifar10"], copy("cifar10", train=10_000, test=4_000))
+    assert "synthetic stand-in" in describe_copy(SPECS["cifar10"], stand_in)
+    assert "full release" not in describe_copy(SPECS["cifar10"], stand_in)
+    files = Dataset("cats_dogs", ["a"], {"train": FileSplit(["x.jpg"], np.zeros(1, "int64"))},
+                    source="made by the test", skipped=[("y.jpg", "not a JPEG")])
+    assert "files skipped as unreadable: 1" in describe_copy(SPECS["cats_dogs"], files)

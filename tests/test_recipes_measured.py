@@ -48,7 +48,8 @@ def test_ablation_table_picks_the_recipe_rows_and_measures_each_gap_from_the_ref
     assert "7 epochs against the reference's 9" in ablation_summary(shorter, 1000)
     big_gap = table.assign(**{"vs reference (points)": [np.nan, np.nan, -5.0]})
     assert "-5.0 points (beyond the interval)" in ablation_summary(big_gap, 1000)
-    assert "+3.0" in ablation_styler(table).to_html()
+    html = ablation_styler(table).to_html()
+    assert "+3.0" in html and "abc1234" not in html and "shorter budget" in html
 
 
 def test_ablation_table_is_empty_without_the_file_and_refuses_a_foreign_file(tmp_path):

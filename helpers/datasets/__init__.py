@@ -18,7 +18,7 @@ from .cats_dogs import build_small_split, load_cats_dogs
 from .cifar10 import load_cifar10
 from .folders import check_image, scan_split
 from .gtsrb import load_gtsrb
-from .spec import DatasetSpec, copy_notes, load_dataset
+from .spec import DatasetSpec, copy_notes, describe_copy, load_dataset
 
 SPECS: dict[str, DatasetSpec] = {
     "cats_dogs": cats_dogs.SPEC,
@@ -51,6 +51,7 @@ __all__ = [
     "build_small_split",
     "check_image",
     "copy_notes",
+    "describe_copy",
     "class_weights",
     "load",
     "load_ahe",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataNotFoundError
-from .base import Dataset, find_dataset_dir, missing_message, search_roots
+from .base import Dataset, FileSplit, find_dataset_dir, missing_message, search_roots
 
 
 @dataclass(frozen=True)
@@ -114,3 +114,16 @@ def copy_notes(spec: DatasetSpec, dataset: Dataset) -> list[str]:
             notes.append(f"this copy's {split} split holds {found:,} of the official "
                          f"{official:,} images ({why})")
     return notes
+
+
+def describe_copy(spec: DatasetSpec, dataset: Dataset) -> str:
+    """A report's lines on the copy read: the dataset's title, how many files the loader
+    skipped as unreadable (image folders only), then :func:`copy_notes` as bullets, or "the
+    full release" when there is nothing to note."""
+    files = any(isinstance(s, FileSplit) for s in dataset.splits.values())
+    head = spec.title + (f"; files skipped as unreadable: {len(dataset.skipped)}" if files else "")
+    notes = copy_notes(spec, dataset) or ["the full release"]
+    if dataset.synthetic:
+        notes = ["a synthetic stand-in made because no real copy was found (quick mode only)",
+                 *copy_notes(spec, dataset)]
+    return head + "".join(f"\n- {n}" for n in notes)

@@ -67,12 +67,14 @@ def ablation_table(recipe_key: str, path: Path | str = RESULTS) -> pd.DataFrame:
 
 
 def ablation_styler(table: pd.DataFrame):
-    """:func:`ablation_table` formatted for a notebook (percentages, signed gaps, "–" for none)."""
-    return table.drop(columns="hardware", errors="ignore").style.format(
+    """:func:`ablation_table` formatted for a notebook (percentages, signed gaps, "–" for none),
+    without the machine and commit columns, which mean nothing to a report's reader."""
+    return table.drop(columns=["hardware", "code"], errors="ignore").style.format(
         {"test accuracy": "{:.2%}", "train s": "{:.0f}", "epochs": "{:.0f}",
          "vs reference (points)": "{:+.1f}"}, na_rep="–"
-    ).set_caption("Benchmark runs: the recipe, its short-budget reference, each ingredient "
-                  "removed")
+    ).set_caption("Runs of the suite's benchmark script, one seed each: the recipe at its full "
+                  "budget; then, at a shorter budget, a reference run and, against it, each "
+                  "ingredient removed")
 
 
 def two_run_half_width(accuracy: float, n_test: int) -> float:

@@ -27,6 +27,7 @@ from ..pipeline import to_tf_dataset
 from .base import Split
 
 # ImageNet-1k class indices (the order keras.applications' classifiers use)
+CV_FOLDS = 5  # cross-validation folds that choose the regularisation C
 IMAGENET_DOGS = range(151, 269)  # 118 dog breeds, Chihuahua … Mexican hairless
 IMAGENET_CATS = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 
@@ -187,7 +188,7 @@ def fit_probe(recipe: ProbeRecipe, train: Split, validation: Split, test: Split,
                              FunctionTransformer(_scale_columns, kw_args={"weights": weights}),
                              LogisticRegression(C=c, max_iter=5000))
 
-    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    folds = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=0)
     scores = {c: float(cross_val_score(probe_for(c), x, y, cv=folds).mean()) for c in recipe.Cs}
     best_c = max(scores, key=scores.get)
     start = time.perf_counter()
