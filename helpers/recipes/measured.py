@@ -68,8 +68,8 @@ def ablation_table(recipe_key: str, path: Path | str = RESULTS) -> pd.DataFrame:
 
 def ablation_styler(table: pd.DataFrame):
     """:func:`ablation_table` formatted for a notebook (percentages, signed gaps, "–" for none),
-    without the machine and commit columns, which mean nothing to a report's reader."""
-    return table.drop(columns=["hardware", "code"], errors="ignore").style.format(
+    without the machine, commit and date columns, which mean nothing to a report's reader."""
+    return table.drop(columns=["hardware", "code", "measured"], errors="ignore").style.format(
         {"test accuracy": "{:.2%}", "train s": "{:.0f}", "epochs": "{:.0f}",
          "vs reference (points)": "{:+.1f}"}, na_rep="–"
     ).set_caption("Runs of the suite's benchmark script, one seed each: the recipe at its full "
@@ -98,7 +98,7 @@ def ablation_summary(table: pd.DataFrame, n_test: int) -> str:
 
     def one(name: str, gap: float) -> str:
         verdict = "beyond the interval" if abs(gap) > diff_half else "within it"
-        text = f"{name.removeprefix('ablation: ')} {gap:+.1f} points ({verdict}"
+        text = f"{name.removeprefix('ablation: ')}: {gap:+.1f} points ({verdict}"
         epochs = table.loc[name, "epochs"] if "epochs" in table else None
         if pd.notna(epochs) and pd.notna(ref_epochs) and epochs != ref_epochs:
             text += (f"; {epochs:.0f} epochs against the reference's {ref_epochs:.0f}, so the "
