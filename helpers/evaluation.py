@@ -123,11 +123,12 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
 
 
 def format_p(p: float) -> str:
-    """A p-value as a report writes it: "p < 0.01" below 0.01 (never "p = 0.00"), else
-    "p = 0.23"; "p not computed" for NaN (e.g. one seed in quick mode)."""
+    """A p-value as a report writes it: "p < 0.01" below 0.01 (never "p = 0.00"), three
+    decimals up to 0.1 (so 0.046 is not printed as a 0.05 that reads as "not below 0.05"),
+    else two ("p = 0.23"); "p not computed" for NaN (e.g. one seed in quick mode)."""
     if p != p:  # NaN
         return "p not computed"
-    return "p < 0.01" if p < 0.01 else f"p = {p:.2f}"
+    return "p < 0.01" if p < 0.01 else f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
 
 
 def predict(model: keras.Model, ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:

@@ -194,7 +194,8 @@ def test_p_values_are_written_without_a_false_zero():
     from helpers.evaluation import format_p
 
     assert format_p(0.004) == "p < 0.01" and format_p(0.0) == "p < 0.01"
-    assert format_p(0.012) == "p = 0.01" and format_p(0.5) == "p = 0.50"
+    assert format_p(0.012) == "p = 0.012" and format_p(0.5) == "p = 0.50"
+    assert format_p(0.0462) == "p = 0.046"  # not "0.05" beside "a real difference"
     assert format_p(float("nan")) == "p not computed"
 
 
