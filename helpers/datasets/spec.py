@@ -122,8 +122,9 @@ def describe_copy(spec: DatasetSpec, dataset: Dataset) -> str:
     full release" when there is nothing to note."""
     files = any(isinstance(s, FileSplit) for s in dataset.splits.values())
     head = spec.title + (f"; files skipped as unreadable: {len(dataset.skipped)}" if files else "")
-    notes = copy_notes(spec, dataset) or ["the full release"]
+    notes = copy_notes(spec, dataset)
     if dataset.synthetic:
         notes = ["a synthetic stand-in made because no real copy was found (quick mode only)",
-                 *copy_notes(spec, dataset)]
+                 *notes]
+    notes = notes or ["the full release"]
     return head + "".join(f"\n- {n}" for n in notes)
