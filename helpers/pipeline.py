@@ -112,7 +112,10 @@ def to_tf_dataset(
         ds = ds.shuffle(min(len(split), 10_000), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     if augment is not None:
-        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=AUTOTUNE)
+        # one batch at a time: the layers' random state is then drawn in batch order, so a
+        # seeded run repeats exactly (parallel calls would share it in the threads' order);
+        # the prefetch below still overlaps augmentation with the training step
+        ds = ds.map(lambda x, y: (augment(x, training=True), y))
     return ds.prefetch(AUTOTUNE)
 
 

@@ -191,6 +191,13 @@ class TimeBudget(keras.callbacks.Callback):
     With ``cosine=False`` the optimiser's own rate is left alone and training only stops.
     ``clock`` (default ``time.perf_counter``) is the time source; tests hand in a fake one.
 
+    With ``epochs=N`` the schedule runs by *steps* instead: the same warm-up over the first
+    epoch, then a half cosine over the remaining ``N - 1`` epochs' steps, reaching ``min_lr``
+    at the last step of epoch ``N``, where training stops. The learning rate at every step
+    then depends on the step alone, so a seeded run repeats exactly on any machine speed; the
+    clock only stops a run that would overrun ``budget_s`` (a safety cap, reported through
+    ``stopped_by_budget``).
+
     Attributes:
         epoch_seconds: wall time of each finished epoch.
         stopped_by_budget: True when the budget, not the epoch limit, ended training.
@@ -205,10 +212,14 @@ class TimeBudget(keras.callbacks.Callback):
         min_lr: float = 0.0,
         safety: float = 0.98,
         clock: Callable[[], float] = time.perf_counter,
+        epochs: int | None = None,
     ) -> None:
         super().__init__()
         if cosine and peak_lr is None:
             raise ValueError("a cosine schedule needs peak_lr")
+        if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
+            raise ValueError(f"epochs must be a positive whole number or None, got {epochs!r}")
+        self.epochs = epochs
         self.budget_s = float(budget_s)
         self.peak_lr = peak_lr
         self.cosine = cosine
@@ -242,8 +253,12 @@ class TimeBudget(keras.callbacks.Callback):
             if not self._steps:
                 return float(self.peak_lr)
             return self.peak_lr * min(1.0, (self._step_in_epoch + 1) / self._steps)
-        span = max(self.deadline - self._warm_end, 1e-9)
-        progress = min(1.0, max(0.0, (now - self._warm_end) / span))
+        if self.epochs is not None and self._steps:
+            done = (self._epoch - 1) * self._steps + self._step_in_epoch + 1
+            progress = min(1.0, done / max((self.epochs - 1) * self._steps, 1))
+        else:
+            span = max(self.deadline - self._warm_end, 1e-9)
+            progress = min(1.0, max(0.0, (now - self._warm_end) / span))
         return self.min_lr + 0.5 * (self.peak_lr - self.min_lr) * (1 + np.cos(np.pi * progress))
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -256,6 +271,9 @@ class TimeBudget(keras.callbacks.Callback):
         self.epoch_seconds.append(now - self._epoch_start)
         if epoch == 0:
             self._warm_end = now
+        if self.epochs is not None and epoch + 1 >= self.epochs:
+            self.model.stop_training = True  # the scheduled epochs are done: annealed
+            return
         recent = self.epoch_seconds[1:][-3:] or self.epoch_seconds
         if now + max(recent) > self.deadline:
             self.stopped_by_budget = True

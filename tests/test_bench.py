@@ -112,6 +112,29 @@ def test_time_budget_looks_ahead_by_the_slowest_recent_epoch():
         TimeBudget(10)
 
 
+def test_time_budget_by_epochs_schedules_by_steps_whatever_the_clock():
+    """Fixed epochs: warm-up, then a cosine over the remaining steps; uneven epoch times change
+    nothing, training stops after the last epoch (annealed), and the clock only caps."""
+    runs = []
+    for epoch_s in (lambda e: 1.0, lambda e: 3.0 if e % 2 else 0.5):
+        clock = FakeClock()
+        budget = TimeBudget(100.0, peak_lr=0.1, min_lr=0.01, safety=1.0, clock=clock, epochs=5)
+        runs.append(_drive(budget, clock, epoch_s))
+        assert not budget.stopped_by_budget
+    assert runs[0] == runs[1] and len(runs[0]) == 5
+    np.testing.assert_allclose(runs[0][0], [0.025, 0.05, 0.075, 0.1], rtol=1e-6)
+    done = np.arange(1, 17)  # steps after the warm-up epoch, 4 epochs × 4 steps
+    want = 0.01 + 0.045 * (1 + np.cos(np.pi * done / 16))
+    np.testing.assert_allclose(np.concatenate(runs[0][1:]), want, rtol=1e-5, atol=1e-9)
+    assert runs[0][-1][-1] == pytest.approx(0.01)  # annealed at the last step
+    clock = FakeClock()  # a machine far slower than planned: the cap stops it, and says so
+    capped = TimeBudget(10.0, peak_lr=0.1, safety=1.0, clock=clock, epochs=50)
+    assert len(_drive(capped, clock, lambda e: 1.0)) == 10 and capped.stopped_by_budget
+    for bad in (0, 2.5, -1):
+        with pytest.raises(ValueError, match="epochs"):
+            TimeBudget(10, peak_lr=0.1, epochs=bad)
+
+
 def test_time_budget_smoke_on_the_real_clock():
     """Loose real-time smoke test: a budgeted fit stops on its own, in time, annealed."""
     x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")

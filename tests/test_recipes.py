@@ -10,6 +10,7 @@ import tensorflow as tf
 from helpers.datasets.base import ArraySplit
 from helpers.recipes import Recipe, SmoothedSparseCrossentropy, evaluate, predict, train
 from helpers.recipes.ahe import AHE_MOBILENET, AHE_SCRATCH
+from helpers.recipes.base import OVERRUN
 from helpers.recipes.cats_dogs import CATS_PROBE, CATS_SCRATCH
 from helpers.recipes.cifar10 import CIFAR
 from helpers.recipes.gtsrb import GTSRB, GTSRB_COLOUR, crop_to_roi, roi_box
@@ -150,6 +151,27 @@ def test_a_recipe_trains_a_few_steps_and_anneals():
     assert 0 < lr <= recipe.peak_lr  # warm-up reached the peak, the cosine started to decay
     p = predict(recipe, t.model, split)
     assert p.shape == (64, 10) and np.allclose(p.sum(1), 1, atol=1e-5)
+
+
+def test_a_recipe_with_fixed_epochs_trains_them_and_repeats_exactly():
+    """No budget given: the recipe's epochs, scheduled by steps, annealed to zero, and two
+    seeded runs give the same weights; an explicit budget trains by the clock instead."""
+    rng = np.random.default_rng(1)
+    split = ArraySplit(rng.integers(0, 256, (48, 32, 32, 3)).astype(np.uint8), np.arange(48) % 10)
+    recipe = CIFAR.replace(batch_size=16, epochs=3)
+    runs = [train(recipe, split, None, seed=3, verbose=0) for _ in range(2)]
+    assert [t.fit.epochs for t in runs] == [3, 3] and runs[0].budget.epochs == 3
+    assert runs[0].budget.budget_s == pytest.approx(OVERRUN * recipe.budget_s)
+    lr = float(keras.ops.convert_to_numpy(runs[0].model.optimizer.learning_rate))
+    assert lr == pytest.approx(0.0, abs=1e-9)  # the cosine ended at the last step
+    for a, b in zip(runs[0].model.get_weights(), runs[1].model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert train(recipe, split, None, seed=3, epochs=1, verbose=0).fit.epochs == 1
+    by_clock = train(recipe, split, None, seed=3, budget_s=60, max_epochs=1, verbose=0)
+    assert by_clock.budget.epochs is None and by_clock.budget.budget_s == 60
+    assert recipe.length_text().startswith("3 epochs (as many as its 15-minute budget")
+    assert recipe.length_text(20) == "a 20-second budget, annealed by the clock"
+    assert recipe.replace(epochs=None).length_text() == "a 15-minute budget, annealed by the clock"
 
 
 def _fake_features(n_per_split: int = 60, seed: int = 0) -> tuple[ProbeFeatures, list]:

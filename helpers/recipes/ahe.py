@@ -79,6 +79,7 @@ AHE_SCRATCH = Recipe(
     batch_size=64,
     tta=("flip",),
     budget_s=20 * 60,
+    epochs=17,
     ingredients={
         "augmentation": {"augment": None},
         "label smoothing": {"label_smoothing": 0.0},
@@ -100,6 +101,7 @@ AHE_MOBILENET = Recipe(
     batch_size=64,
     tta=("flip",),
     budget_s=11 * 60,
+    epochs=10,
     ingredients={
         "96 px upsampling": {"image_size": (64, 64)},
         "frozen batch norm": {"build": mobilenet_training_batch_norm},

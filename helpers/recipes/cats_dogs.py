@@ -71,5 +71,6 @@ CATS_SCRATCH = Recipe(
     batch_size=32,
     tta=("flip",),
     budget_s=15 * 60,
+    epochs=22,
     ingredients={"augmentation": {"augment": None}, "mirror TTA": {"tta": ()}},
 )

@@ -8,7 +8,7 @@ David Page's "How to train your ResNet" and Keller Jordan's cifar10-airbench tra
 * batch norm **without a learned scale** and with **fast-moving running statistics**
   (momentum 0.6 in Keras's convention: 40 % of each batch's statistics);
 * **label smoothing 0.2**, **Nesterov SGD**, a short warm-up then a decay to zero
-  (here the clock-driven cosine of :class:`helpers.training.TimeBudget`);
+  (here the step-driven cosine of :class:`helpers.training.TimeBudget`);
 * **flips and 2-pixel translations**, and the **flip as test-time augmentation**;
 * a **global max pool** and a linear classifier.
 
@@ -85,6 +85,7 @@ CIFAR = Recipe(
     batch_size=128,
     tta=("flip",),
     budget_s=15 * 60,
+    epochs=23,
     ingredients={
         "random erasing": {"augment": flip_shift},
         "label smoothing": {"label_smoothing": 0.0},
