@@ -182,7 +182,8 @@ def plot_confusion(
     """Heatmap of the confusion matrix with class names (rows: true, columns: predicted),
     with a colour bar. Normalised, each row sums to one (the diagonal is the class's recall);
     with more than 12 classes the colours follow a square-root scale, so that rare confusions
-    stay visible beside the diagonal."""
+    stay visible beside the diagonal, and the tick labels are the class index and a name cut
+    to 24 characters, at a size readable beside rows of about a quarter inch."""
     from matplotlib.colors import PowerNorm
 
     n = len(ev.class_names)
@@ -190,13 +191,15 @@ def plot_confusion(
         side = min(16, max(4, 0.33 * n + 2))
         _, ax = plt.subplots(figsize=(side + 1, side))
     annotate = n <= 12 if annotate is None else annotate
+    names = ev.class_names if n <= 12 else [f"{i} {_shorten(c, 24)}"
+                                            for i, c in enumerate(ev.class_names)]
     sns.heatmap(
         ev.confusion(normalize),
         annot=annotate,
         fmt=".2f" if normalize else "d",
         cmap="Blues",
-        xticklabels=ev.class_names,
-        yticklabels=ev.class_names,
+        xticklabels=names,
+        yticklabels=names,
         square=True,
         cbar=True,
         cbar_kws={"shrink": 0.7, "label": "share of the true class" if normalize else "images"},
@@ -210,7 +213,7 @@ def plot_confusion(
     rows = ", rows sum to 1 (diagonal: recall)" if normalize else ""
     scale = ", square-root colour scale" if n > 12 else ""
     ax.set_title(f"{ev.name}: accuracy {ev.accuracy:.2%}{rows}{scale}", fontsize=10)
-    ax.tick_params(length=0, labelsize=6 if n > 12 else 9)
+    ax.tick_params(length=0, labelsize=8 if n > 12 else 9)
     ax.figure.tight_layout()
     return ax.figure
 

@@ -173,6 +173,15 @@ def count_flops(model: keras.Model) -> int:
     return int(total)
 
 
+def parameter_note(model: keras.Model) -> str:
+    """One line setting the model's own parameters beside the optimizer's state, which Keras's
+    ``summary()`` adds to its "Total params" once the model is compiled and trained."""
+    state = sum(int(np.prod(v.shape)) for v in model.optimizer.variables) \
+        if getattr(model, "optimizer", None) is not None else 0
+    return (f"the model's own parameters: {model.count_params():,} (the summary's total also "
+            f"counts the optimizer's {state:,} state values)")
+
+
 def images_per_second(result: FitResult, n_images: int) -> float:
     """Training throughput over the epochs after the first (which includes tracing)."""
     times = result.epoch_seconds[1:] or result.epoch_seconds

@@ -177,6 +177,12 @@ def test_evaluation_metrics_match_hand_counts():
     assert len(worst) == 2 and set(worst["true"]) == {"a", "c"}
     assert ev.macro()["recall"] == pytest.approx((0.5 + 1 + 0.5) / 3)
     assert plot_confusion(ev).axes
+    many = Evaluation("43 classes", [f"class with a rather long name {i}" for i in range(43)],
+                      np.arange(43), np.eye(43))
+    ax = plot_confusion(many).axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0] == "0 class with a rather lon…" and len(labels) == 43
+    assert all(len(t) <= 27 for t in labels) and ax.get_yticklabels()[0].get_fontsize() >= 8
 
 
 def test_binary_sigmoid_outputs_and_evaluate_on_dataset():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from helpers.recipes.cats_dogs import CATS_PROBE, CATS_SCRATCH
 from helpers.recipes.cifar10 import CIFAR
 from helpers.recipes.gtsrb import GTSRB, GTSRB_COLOUR, crop_to_roi, roi_box
 from helpers.recipes.probe import IMAGENET_CATS, IMAGENET_DOGS, ProbeFeatures, _log_ratio, fit_probe
+from helpers.training import parameter_note
 
 
 @pytest.mark.parametrize(
@@ -172,6 +175,16 @@ def test_a_recipe_with_fixed_epochs_trains_them_and_repeats_exactly():
     assert recipe.length_text().startswith("3 epochs (as many as its 15-minute budget")
     assert recipe.length_text(20) == "a 20-second budget, annealed by the clock"
     assert recipe.replace(epochs=None).length_text() == "a 15-minute budget, annealed by the clock"
+
+
+def test_parameter_note_separates_the_models_parameters_from_adams_state():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(2)])
+    assert parameter_note(model).endswith("counts the optimizer's 0 state values)")
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+    own, state = (int(n.replace(",", "")) for n in re.findall(r"[\d,]*\d", parameter_note(model)))
+    assert own == 4 * 3 + 4 + 4 * 2 + 2 == model.count_params()
+    assert 2 * own <= state <= 2 * own + 4  # Adam's two moments per weight, plus its counters
 
 
 def _fake_features(n_per_split: int = 60, seed: int = 0) -> tuple[ProbeFeatures, list]:

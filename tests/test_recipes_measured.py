@@ -49,7 +49,7 @@ def test_ablation_table_picks_the_recipe_rows_and_measures_each_gap_from_the_ref
     big_gap = table.assign(**{"vs reference (points)": [np.nan, np.nan, -5.0]})
     assert ": -5.0 points (beyond the interval)" in ablation_summary(big_gap, 1000)
     html = ablation_styler(table).to_html()
-    assert "+3.0" in html and "abc1234" not in html and "shorter budget" in html
+    assert "+3.0" in html and "abc1234" not in html and "shorter time budget" in html
     assert "measured" not in html.split("<thead>")[1].split("</thead>")[0]  # no date column
 
 

@@ -73,8 +73,8 @@ def ablation_styler(table: pd.DataFrame):
         {"test accuracy": "{:.2%}", "train s": "{:.0f}", "epochs": "{:.0f}",
          "vs reference (points)": "{:+.1f}"}, na_rep="–"
     ).set_caption("Runs of the suite's benchmark script, one seed each: the recipe at its full "
-                  "budget (the row not marked 'ablation'), and at a shorter budget a reference "
-                  "run and, against it, each ingredient removed")
+                  "length (the row not marked 'ablation'), and at a shorter time budget a "
+                  "reference run and, against it, each ingredient removed")
 
 
 def two_run_half_width(accuracy: float, n_test: int) -> float:
