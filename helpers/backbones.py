@@ -17,6 +17,8 @@ the model there directly.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import warnings
 from dataclasses import dataclass
@@ -216,8 +218,11 @@ def load_backbone(
     if path is not None:
         model, how = spec.build(input_shape, str(path)), f"imagenet (cached file {path.name})"
     elif allow_download:
+        log = io.StringIO()  # Keras's "Downloading data from <url>" line and progress bar
         try:
-            model, how = spec.build(input_shape, "imagenet"), "imagenet (downloaded)"
+            with contextlib.redirect_stdout(log):
+                model, how = spec.build(input_shape, "imagenet"), "imagenet (downloaded)"
+            print(f"downloaded the ImageNet weights of {spec.title} ({spec.weights_file})")
         except Exception as exc:  # no network, refused, corrupt download: all mean "not here"
             reason = f"download failed: {type(exc).__name__}: {str(exc)[:160]}"
             offline = any(w in str(exc).lower() for w in ("url fetch", "errno", "resolve"))

@@ -6,7 +6,7 @@ Models output probabilities: one sigmoid unit for two classes, a softmax otherwi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import keras
@@ -120,6 +120,38 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
 
     ci = binomtest(int(successes), int(n)).proportion_ci(confidence, method="wilson")
     return float(ci.low), float(ci.high)
+
+
+def paired_difference_interval(
+    y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray,
+    metric: Callable[[np.ndarray, np.ndarray], float], *, groups: np.ndarray | None = None,
+    resamples: int = 300, confidence: float = 0.95, seed: int = 0,
+) -> tuple[float, float, float]:
+    """``metric(a) - metric(b)`` on the same images, and a paired percentile bootstrap interval
+    (SciPy's) that resamples whole ``groups`` (e.g. the tracks of photos of one physical
+    sign), so that near-copies of one object do not count as independent evidence; without
+    ``groups`` every image is its own group.
+
+    Returns:
+        ``(difference, low, high)``.
+    """
+    y_true, pred_a, pred_b = (np.asarray(v) for v in (y_true, pred_a, pred_b))
+    groups = np.arange(len(y_true)) if groups is None else np.asarray(groups)
+    if not len(y_true) == len(pred_a) == len(pred_b) == len(groups):
+        raise ValueError("labels, both predictions and groups must have one entry per image")
+    ids, inverse = np.unique(groups, return_inverse=True)
+    members = [np.flatnonzero(inverse == k) for k in range(len(ids))]
+
+    def diff(picked: np.ndarray) -> float:
+        rows = np.concatenate([members[k] for k in picked])
+        return metric(y_true[rows], pred_a[rows]) - metric(y_true[rows], pred_b[rows])
+
+    from scipy.stats import bootstrap
+
+    ci = bootstrap((np.arange(len(ids)),), diff, vectorized=False, n_resamples=resamples,
+                   confidence_level=confidence, method="percentile",
+                   random_state=seed).confidence_interval
+    return diff(np.arange(len(ids))), float(ci.low), float(ci.high)
 
 
 def format_p(p: float) -> str:

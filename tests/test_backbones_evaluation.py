@@ -20,7 +20,7 @@ from helpers.backbones import (
     transfer_classifier,
     unfreeze_top,
 )
-from helpers.evaluation import Evaluation, evaluate
+from helpers.evaluation import Evaluation, evaluate, paired_difference_interval
 from helpers.plots import plot_confusion
 
 
@@ -120,12 +120,15 @@ def test_load_available_lists_the_missing_with_their_reason(no_weights):
     assert available["mobilenet_0.75"].weights.startswith("random")
 
 
-def test_a_failed_download_is_briefly_named_without_urls_or_folders(no_weights, monkeypatch):
+def test_a_failed_download_is_briefly_named_without_urls_or_folders(no_weights, monkeypatch,
+                                                                     capsys):
     def offline(*args, **kwargs):
+        print("Downloading data from https://example.invalid/w.h5")  # as Keras does
         raise Exception("URL fetch failure on https://example.invalid/w.h5: None -- [Errno -2]")
 
     monkeypatch.setattr(keras.applications, "MobileNetV2", offline)
     _, missing = load_available(["mobilenet_v2"], (64, 64, 3), allow_download=True)
+    assert "Downloading" not in capsys.readouterr().out  # the table says it, once
     assert "https://example.invalid/w.h5" in missing[0]["reason"]  # the full story stays
     assert missing[0]["brief"] == "download failed (no network)"
     monkeypatch.setattr(keras.applications, "MobileNetV2",
@@ -215,3 +218,22 @@ def test_wilson_interval_and_accuracy_interval():
     ev = Evaluation("m", ["a", "b"], np.array([0, 1, 1, 0]), np.array([[0.9, 0.1], [0.2, 0.8],
                                                                         [0.6, 0.4], [0.7, 0.3]]))
     assert ev.accuracy_interval() == wilson_interval(3, 4)
+
+
+def test_paired_interval_widens_when_photos_come_in_tracks():
+    """Twenty tracks of ten near-copies: model a is right on whole tracks where b is wrong.
+    Counting the 200 photos as independent gives a narrow interval; resampling whole tracks
+    (the real evidence: twenty signs) a wider one; equal predictions give exactly zero."""
+    y = np.repeat(np.arange(20) % 2, 10)
+    tracks = np.repeat(np.arange(20), 10)
+    b = y.copy()
+    b[tracks % 5 == 0] = 1 - y[tracks % 5 == 0]  # b misses 4 whole tracks, a none
+    acc = lambda t, p: float(np.mean(t == p))  # noqa: E731
+    d, lo, hi = paired_difference_interval(y, y, b, acc, seed=1)
+    dt, lot, hit = paired_difference_interval(y, y, b, acc, groups=tracks, seed=1)
+    assert d == dt == pytest.approx(0.2)
+    assert hit - lot > 1.5 * (hi - lo) and lot <= 0.2 <= hit
+    assert paired_difference_interval(y, b, b, acc, groups=tracks) == (0.0, 0.0, 0.0)
+    assert paired_difference_interval(y, y, b, acc, groups=tracks, seed=1) == (dt, lot, hit)
+    with pytest.raises(ValueError, match="one entry per image"):
+        paired_difference_interval(y, y, b[:-1], acc)
