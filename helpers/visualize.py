@@ -48,6 +48,11 @@ def _pearson(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
         return np.where(den > 0, (a * b).sum(axis=axis) / den, np.nan)
 
 
+def _finite_median(values: np.ndarray) -> float:
+    ok = np.isfinite(values)
+    return float(np.median(values[ok])) if ok.any() else float("nan")
+
+
 def activation_stats(activations: dict[str, np.ndarray], images: np.ndarray) -> pd.DataFrame:
     """How much each layer's maps still look like the picture, over a batch of images.
 
@@ -58,10 +63,14 @@ def activation_stats(activations: dict[str, np.ndarray], images: np.ndarray) -> 
 
     Returns:
         One row per layer: map size, channels, the mean share of channels that are zero
-        everywhere for an image (silent), the mean share of positive positions (active), and
-        the median over images and non-constant channels of ``|r|``, the absolute Pearson
-        correlation between a channel's map and the image's brightness averaged to the map's
-        grid (1: the map is the picture's brightness or its negative; 0: unrelated).
+        everywhere for an image (silent), the share of channels zero on *every* image (dead),
+        the mean share of positive positions (active), and the median over images and
+        non-constant channels of ``|r|``, the absolute Pearson correlation between a channel's
+        map and the image's brightness averaged to the map's grid (1: the map is the picture's
+        brightness or its negative; 0: unrelated), beside the same median against *another*
+        image's brightness (the next one in the batch): the level ``|r|`` reaches by chance on
+        a grid of that size, which grows as the grid shrinks, so only the excess over it
+        compares layers.
     """
     bright = luma(np.asarray(images, dtype="float32"))
     rows = {}
@@ -69,14 +78,16 @@ def activation_stats(activations: dict[str, np.ndarray], images: np.ndarray) -> 
         n, h, w, c = act.shape
         flat = act.reshape(n, h * w, c)
         target = _block_mean(bright, h, w).reshape(n, h * w, 1)
-        r = np.abs(_pearson(flat, np.broadcast_to(target, flat.shape), axis=1))
+        r, r_other = (np.abs(_pearson(flat, np.broadcast_to(t, flat.shape), axis=1))
+                      for t in (target, np.roll(target, 1, axis=0)))
         rows[name] = {
             "map size": f"{h}×{w}",
             "channels": c,
             "silent channels": float(np.mean(np.all(flat <= 0, axis=1))),
+            "dead channels": float(np.mean(np.all(flat <= 0, axis=(0, 1)))),
             "active positions": float(np.mean(flat > 0)),
-            "median |r| with brightness": float(np.median(r[np.isfinite(r)]))
-            if np.isfinite(r).any() else float("nan"),
+            "median |r| with brightness": _finite_median(r),
+            "median |r|, another image": _finite_median(r_other) if n > 1 else float("nan"),
         }
     return pd.DataFrame.from_dict(rows, orient="index")
 

@@ -198,6 +198,10 @@ def test_activation_stats_detects_maps_that_copy_the_image():
     assert out.loc["copy", "channels"] == 3 and out.loc["copy", "map size"] == "4×4"
     assert out.loc["copy", "median |r| with brightness"] == pytest.approx(1.0)
     assert out.loc["noise", "median |r| with brightness"] < 0.9
+    assert out.loc["copy", "dead channels"] == pytest.approx(1 / 3)  # the zero channel, always
+    assert out.loc["noise", "dead channels"] == 0.0
+    # against another image's brightness the copied maps lose their match
+    assert out.loc["copy", "median |r|, another image"] < 0.9
     with pytest.raises(ValueError, match="does not divide"):
         activation_stats({"odd": np.ones((3, 3, 3, 2))}, images)
 
