@@ -39,7 +39,8 @@ def test_ablation_table_picks_the_recipe_rows_and_measures_each_gap_from_the_ref
     assert np.isnan(table.loc["the recipe", "vs reference (points)"])
     assert table.loc["the recipe", "code"] == "abc1234"
     text = ablation_summary(table, 1000)
-    assert "without jitter: +3.0 points (within it)" in text and "±2.5 points" in text  # Wilson
+    assert "without jitter: +3.0 points (within the two-run interval)" in text
+    assert "±2.5 points" in text  # Wilson
     assert "80.0%" in text and "epochs against" not in text  # same epochs: no caveat
     assert "±3.5" in text  # the difference of two runs: √2 × 2.5
     assert two_run_half_width(0.8, 1000) == pytest.approx(3.5, abs=0.05)
@@ -47,7 +48,7 @@ def test_ablation_table_picks_the_recipe_rows_and_measures_each_gap_from_the_ref
     shorter = table.assign(epochs=[9, 9, 7])  # the ablation fitted fewer epochs in its budget
     assert "7 epochs against the reference's 9" in ablation_summary(shorter, 1000)
     big_gap = table.assign(**{"vs reference (points)": [np.nan, np.nan, -5.0]})
-    assert ": -5.0 points (beyond the interval)" in ablation_summary(big_gap, 1000)
+    assert ": -5.0 points (beyond the two-run interval)" in ablation_summary(big_gap, 1000)
     html = ablation_styler(table).to_html()
     assert "+3.0" in html and "abc1234" not in html and "shorter time budget" in html
     assert "measured" not in html.split("<thead>")[1].split("</thead>")[0]  # no date column

@@ -97,7 +97,8 @@ def ablation_summary(table: pd.DataFrame, n_test: int) -> str:
     ref_epochs = table.loc[ref.index[0], "epochs"] if "epochs" in table else None
 
     def one(name: str, gap: float) -> str:
-        verdict = "beyond the interval" if abs(gap) > diff_half else "within it"
+        verdict = ("beyond the two-run interval" if abs(gap) > diff_half
+                   else "within the two-run interval")
         text = f"{name.removeprefix('ablation: ')}: {gap:+.1f} points ({verdict}"
         epochs = table.loc[name, "epochs"] if "epochs" in table else None
         if pd.notna(epochs) and pd.notna(ref_epochs) and epochs != ref_epochs:
@@ -109,6 +110,7 @@ def ablation_summary(table: pd.DataFrame, n_test: int) -> str:
     return (f"Measured by the benchmark against the reference (one seed per row, the same short "
             f"time budget): {parts}. One run's 95 % sampling interval at {n_test:,} test images "
             f"at the reference's accuracy ({float(ref.iloc[0]):.1%}) is about ±{half:.1f} "
-            f"points, the difference of two such runs about ±{diff_half:.1f}; each row is one "
+            f"points, the difference of two such runs (the two-run interval) about "
+            f"±{diff_half:.1f}; each row is one "
             f"seed, and seed-to-seed changes (not measured here) widen that further, so only "
             f"gaps beyond the interval are evidence.")
