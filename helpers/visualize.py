@@ -48,6 +48,14 @@ def _pearson(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
         return np.where(den > 0, (a * b).sum(axis=axis) / den, np.nan)
 
 
+def trend_word(start: float, end: float, tol: float = 0.02) -> str:
+    """How a measure moves from ``start`` to ``end``, in words: "falls", "rises", or "stays
+    about the same" when they differ by less than ``tol``."""
+    if abs(end - start) < tol:
+        return "stays about the same"
+    return "falls" if end < start else "rises"
+
+
 def _finite_median(values: np.ndarray) -> float:
     ok = np.isfinite(values)
     return float(np.median(values[ok])) if ok.any() else float("nan")

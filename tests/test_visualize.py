@@ -217,3 +217,11 @@ def test_image_grid_shortens_long_titles_or_wraps_them_in_full():
     title = wrapped.axes[0].get_title()
     assert "…" not in title and title.replace("\n", " ") == name and title.count("\n") >= 1
     plt.close("all")
+
+
+def test_trend_word_names_the_direction_beyond_a_tolerance():
+    from helpers.visualize import trend_word
+
+    assert trend_word(0.50, 0.30) == "falls" and trend_word(0.3, 0.5) == "rises"
+    assert trend_word(0.50, 0.51) == "stays about the same"
+    assert trend_word(0.50, 0.45, tol=0.1) == "stays about the same"
