@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 
 import pytest
 from conftest import require
@@ -69,6 +70,19 @@ def browser(tmp_path_factory):
     driver.quit()
 
 
+def _decoded_images(browser, timeout: float = 60.0) -> list:
+    """The page's images once the document has loaded and every image finished decoding (or
+    ``timeout`` passed): a large report on a busy machine can still be decoding its figures
+    when ``get`` returns."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ready = browser.execute_script("return document.readyState") == "complete"
+        images = browser.execute_script(IMAGES_DECODED)
+        if (ready and images and all(done for done, *_ in images)) or time.monotonic() > deadline:
+            return images
+        time.sleep(0.5)
+
+
 def _shot(browser, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SHOTS / f"{name}.png"))
@@ -85,7 +99,7 @@ def test_every_notebook_has_a_report():
 @pytest.mark.parametrize("page", REPORTS, ids=[p.stem for p in REPORTS])
 def test_report_renders_cleanly(browser, page):
     browser.get(page.as_uri())
-    images = browser.execute_script(IMAGES_DECODED)
+    images = _decoded_images(browser)
     assert images, "a report without figures"
     broken = [i for i, (done, width, _) in enumerate(images) if not done or width == 0]
     assert not broken, f"{len(broken)} of {len(images)} images did not decode"
