@@ -20,6 +20,7 @@ from .datasets.base import ArraySplit, FileSplit
 from .datasets.folders import decode_rgb
 
 AUTOTUNE = tf.data.AUTOTUNE
+SHUFFLE_BUFFER = 10_000  # images the shuffle buffer holds (a split this size or less: all)
 
 
 def decode_resize(path: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
@@ -78,7 +79,8 @@ def to_tf_dataset(
 ) -> tf.data.Dataset:
     """Build a batched, prefetched pipeline from a split.
 
-    Order: read/decode, optional ``map_fn`` (per image, e.g. grayscale or equalisation),
+    Order: (when shuffling a split larger than the shuffle buffer, one seeded permutation of
+    it first), read/decode, optional ``map_fn`` (per image, e.g. grayscale or equalisation),
     cache, shuffle (seeded, reshuffled every epoch), batch, optional ``augment`` (per
     batch, training only), prefetch. Caching sits before shuffling and augmentation so
     decoding happens once while every epoch still sees new random crops and orders.
@@ -88,6 +90,11 @@ def to_tf_dataset(
         image_size: target ``(height, width)``; required for files, optional resize for arrays.
         one_hot: number of classes to one-hot encode labels, or None for integer labels.
     """
+    if shuffle and len(split) > SHUFFLE_BUFFER:
+        # the buffer mixes only SHUFFLE_BUFFER neighbours: a split stored class by class (the
+        # GTSRB pickles) would give batches of a few classes each, in class order. One seeded
+        # permutation first makes the stored order irrelevant; the buffer reshuffles per epoch
+        split = split.take(np.random.default_rng(seed).permutation(len(split)))
     if isinstance(split, FileSplit):
         if image_size is None:
             raise ValueError("image_size is required for a dataset of files")
@@ -109,7 +116,8 @@ def to_tf_dataset(
     if cache:
         ds = ds.cache()
     if shuffle:
-        ds = ds.shuffle(min(len(split), 10_000), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(min(len(split), SHUFFLE_BUFFER), seed=seed,
+                        reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     if augment is not None:
         # one batch at a time: the layers' random state is then drawn in batch order, so a

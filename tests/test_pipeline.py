@@ -21,6 +21,22 @@ def test_array_pipeline_batches_and_keeps_values():
     assert y.tolist() == (np.arange(10) % 3).tolist()
 
 
+def test_a_split_stored_class_by_class_is_mixed_beyond_the_buffer(monkeypatch):
+    """GTSRB's training pickle is stored class by class; with a buffer smaller than the split,
+    batches would hold a few neighbouring classes in class order. Each batch must mix them."""
+    import helpers.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "SHUFFLE_BUFFER", 40)
+    labels = np.repeat(np.arange(10), 40)  # 400 images, sorted by class, buffer of 40
+    split = ArraySplit(np.zeros((400, 4, 4, 1), np.uint8), labels)
+    batches = [y.numpy() for _, y in to_tf_dataset(split, batch_size=40, shuffle=True, seed=1)]
+    assert sorted(np.concatenate(batches).tolist()) == labels.tolist()  # each image once
+    assert min(len(set(b.tolist())) for b in batches) >= 6  # about 9.8 of 10 when mixed
+    first = [np.concatenate([y.numpy() for _, y in to_tf_dataset(
+        split, batch_size=40, shuffle=True, seed=s)])[:40] for s in (1, 1, 2)]
+    assert first[0].tolist() == first[1].tolist() != first[2].tolist()  # seeded
+
+
 def test_shuffle_is_seeded_and_resize_and_one_hot():
     a = take_images(to_tf_dataset(_split(), batch_size=5, shuffle=True, seed=3), 10)
     b = take_images(to_tf_dataset(_split(), batch_size=5, shuffle=True, seed=3), 10)
