@@ -107,7 +107,8 @@ class FourierImage(ImageParam):
 
 
 class Jitter:
-    """Shift by a random offset of up to ``pixels`` in each direction (reflected borders)."""
+    """Shift each image by its own random offset of up to ``pixels`` in each direction
+    (reflected borders), so that images optimised together do not share their moves."""
 
     def __init__(self, pixels: int):
         self.pixels = int(pixels)
@@ -116,22 +117,28 @@ class Jitter:
         pad = self.pixels
         h, w = x.shape[1], x.shape[2]
         x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
-        offset = rng.uniform([2], 0, 2 * pad + 1, dtype=tf.int32)
-        return tf.slice(x, [0, offset[0], offset[1], 0], [-1, h, w, -1])
+        offset = rng.uniform(tf.stack([tf.shape(x)[0], 2]), 0, 2 * pad + 1, dtype=tf.int32)
+        rows = offset[:, :1] + tf.range(h)[None]  # (n, h): the rows each image keeps
+        cols = offset[:, 1:] + tf.range(w)[None]
+        x = tf.gather(x, rows, axis=1, batch_dims=1)
+        return tf.gather(x, cols, axis=2, batch_dims=1)
 
 
 def _warp(x: tf.Tensor, angle: tf.Tensor, zoom: tf.Tensor) -> tf.Tensor:
-    """Rotate by ``angle`` (radians) and zoom by ``zoom`` about the centre, bilinear."""
+    """Rotate image ``i`` by ``angle[i]`` (radians) and zoom it by ``zoom[i]`` about the
+    centre, bilinear."""
     h, w = x.shape[1], x.shape[2]
     cos, sin = tf.cos(angle) / zoom, tf.sin(angle) / zoom
     cy, cx = (h - 1) / 2, (w - 1) / 2
-    # projective transform mapping output to input coordinates
+    zero = tf.zeros_like(cos)
+    # one projective transform per image, mapping output to input coordinates
     t = tf.stack(
-        [cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy, 0.0, 0.0]
+        [cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy, zero, zero],
+        axis=1,
     )
     return tf.raw_ops.ImageProjectiveTransformV3(
         images=x,
-        transforms=tf.tile(t[None], [tf.shape(x)[0], 1]),
+        transforms=t,
         output_shape=tf.constant([h, w]),
         interpolation="BILINEAR",
         fill_mode="REFLECT",
@@ -140,25 +147,25 @@ def _warp(x: tf.Tensor, angle: tf.Tensor, zoom: tf.Tensor) -> tf.Tensor:
 
 
 class Scale:
-    """Zoom by a random factor in ``1 ± fraction``."""
+    """Zoom each image by its own random factor in ``1 ± fraction``."""
 
     def __init__(self, fraction: float):
         self.fraction = float(fraction)
 
     def __call__(self, x: tf.Tensor, rng: tf.random.Generator) -> tf.Tensor:
-        zoom = 1.0 + rng.uniform([], -self.fraction, self.fraction)
-        return _warp(x, tf.constant(0.0), zoom)
+        zoom = 1.0 + rng.uniform(tf.shape(x)[:1], -self.fraction, self.fraction)
+        return _warp(x, tf.zeros_like(zoom), zoom)
 
 
 class Rotate:
-    """Rotate by a random angle of up to ``turn`` of a full turn either way."""
+    """Rotate each image by its own random angle of up to ``turn`` of a full turn either way."""
 
     def __init__(self, turn: float):
         self.turn = float(turn)
 
     def __call__(self, x: tf.Tensor, rng: tf.random.Generator) -> tf.Tensor:
-        angle = rng.uniform([], -self.turn, self.turn) * 2 * np.pi
-        return _warp(x, angle, tf.constant(1.0))
+        angle = rng.uniform(tf.shape(x)[:1], -self.turn, self.turn) * 2 * np.pi
+        return _warp(x, angle, tf.ones_like(angle))
 
 
 # ------------------------------------------------------------------------- penalties

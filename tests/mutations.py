@@ -108,10 +108,11 @@ MUTANTS: list[Mutant] = [
       "(self.jitter, Jitter), ", "",
       ("tests/test_class_images.py",), "jitter switched off"),
     M("class_images_no_warp", "helpers/maximize.py",
-      "return _warp(x, angle, tf.constant(1.0))", "return x",
+      "return _warp(x, angle, tf.ones_like(angle))", "return x",
       ("tests/test_maximize.py",), "random rotation switched off"),
     M("jitter_fixed_offset", "helpers/maximize.py",
-      "offset = rng.uniform([2], 0, 2 * pad + 1, dtype=tf.int32)", "offset = tf.constant([0, 0])",
+      "offset = rng.uniform(tf.stack([tf.shape(x)[0], 2]), 0, 2 * pad + 1, dtype=tf.int32)",
+      "offset = tf.zeros(tf.stack([tf.shape(x)[0], 2]), tf.int32)",
       ("tests/test_maximize.py",), "jitter always shifts by the same amount"),
     # ------------------------------------------------------ activations, overlay
     M("sparsity_negative_only", "helpers/visualize.py",

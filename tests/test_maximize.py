@@ -144,6 +144,19 @@ def test_random_transformations_move_and_warp_the_image():
         assert warped.max() < 1.0 and warped.sum() > 0, type(warp).__name__  # resampled
 
 
+def test_images_optimised_together_each_get_their_own_moves():
+    """Several images of one class are made in one batch: if they shared one shift, zoom and
+    rotation per step, they would differ only by their tiny random starts."""
+    img = np.zeros((8, 16, 16, 3), "float32")
+    img[:, 8, 8] = 1.0  # the same marker in every image
+    rng = tf.random.Generator.from_seed(1)
+    out = Jitter(3)(tf.constant(img), rng).numpy()[..., 0].reshape(8, -1).argmax(axis=1)
+    assert len(set(out.tolist())) >= 4  # the marker lands in different places
+    for warp in (Scale(0.3), Rotate(0.1)):
+        warped = warp(tf.constant(img), rng).numpy()
+        assert not np.allclose(warped[0], warped[1:]), type(warp).__name__
+
+
 def test_every_step_scores_a_transformed_copy():
     calls = tf.Variable(0)
     moved = tf.Variable(0.0)
