@@ -142,9 +142,50 @@ def results_markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def update_readme(results: dict, readme: Path) -> None:
-    """Replace the block between the results markers of the README with the current table."""
-    replace_block(readme, README_START, README_END, results_markdown(results))
+#: The recipe each graded notebook trains as its final model, and the metric it logs for it:
+#: the benchmark row of that recipe is what the graded number is held against.
+GRADED_RECIPES: dict[str, tuple[str, str]] = {
+    "02_cats_vs_dogs": ("cats_dogs/scratch", "scratch_test_accuracy"),
+    "03_cifar10_blocks": ("cifar10/airbench", "recipe_test_accuracy"),
+    "04_traffic_signs": ("gtsrb/cnn", "final_cnn_test_accuracy"),
+    "05_architectural_heritage": ("ahe/scratch", "test_accuracy"),
+}
+
+
+def graded_vs_benchmark(results: dict, bench_rows: dict) -> str:
+    """Markdown table: each graded notebook's final-recipe test accuracy beside the benchmark
+    row of the same recipe (its accuracy, epochs, schedule and date), and the gap in points.
+
+    A notebook or row that is missing reads "–"; nothing is judged beyond the sign of the gap
+    (one seed each: small gaps are within run-to-run noise)."""
+
+    def pct(v) -> str:
+        return f"{100 * v:.2f} %" if isinstance(v, (int, float)) else "–"
+
+    lines = ["| notebook | recipe | graded run | benchmark row | graded − benchmark |",
+             "|---|---|---|---|---|"]
+    for name, (key, metric) in GRADED_RECIPES.items():
+        graded = results.get(name, {}).get("metrics", {}).get(metric)
+        row = bench_rows.get(key) or {}
+        bench = row.get("test_accuracy")
+        schedule = row.get("schedule", "by the clock")  # rows before fixed epochs ran so
+        where = (f"{pct(bench)} ({row.get('epochs', '?')} epochs, {schedule}, "
+                 f"{row.get('measured', '?')[:10]})" if bench is not None else "–")
+        gap = (f"{100 * (graded - bench):+.2f} points" if isinstance(graded, (int, float))
+               and bench is not None else "–")
+        lines.append(f"| `{name}` | `{key}` | {pct(graded)} | {where} | {gap} |")
+    return "\n".join(lines)
+
+
+def update_readme(results: dict, readme: Path, bench_rows: dict | None = None) -> None:
+    """Replace the block between the results markers of the README with the current table
+    (and, given the benchmark's rows, the graded-versus-benchmark table)."""
+    block = results_markdown(results)
+    if bench_rows is not None:
+        block += ("\n\nEach graded notebook's final model against the benchmark's row of the "
+                  "same recipe (same data; one seed each):\n\n"
+                  + graded_vs_benchmark(results, bench_rows))
+    replace_block(readme, README_START, README_END, block)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.readme:
         results = json.loads((REPO_ROOT / "answers" / "results.json").read_text())
-        update_readme(results, REPO_ROOT / "README.md")
+        bench = REPO_ROOT / "benchmarks" / "results.json"
+        rows = json.loads(bench.read_text()).get("rows", {}) if bench.is_file() else None
+        update_readme(results, REPO_ROOT / "README.md", rows)
         return 0
     out_dir = args.out or (REPO_ROOT / ("build/answers-quick" if args.quick else "answers"))
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -77,3 +77,25 @@ def test_readme_results_block_is_generated_from_results(tmp_path):
     readme.write_text("no markers")
     with pytest.raises(SystemExit, match="no generated-block markers"):
         execute.update_readme(results, readme)
+
+
+def test_graded_numbers_are_set_beside_the_benchmark_rows_of_their_recipes(tmp_path):
+    results = {"04_traffic_signs": {"metrics": {"final_cnn_test_accuracy": 0.9875}},
+               "05_architectural_heritage": {"metrics": {}}}
+    rows = {"gtsrb/cnn": {"test_accuracy": 0.9900, "epochs": 12, "schedule": "by steps",
+                          "measured": "2026-12-06 03:00"},
+            "ahe/scratch": {"test_accuracy": 0.85}}
+    table = execute.graded_vs_benchmark(results, rows)
+    assert ("| `04_traffic_signs` | `gtsrb/cnn` | 98.75 % | 99.00 % (12 epochs, by steps, "
+            "2026-12-06) | -0.25 points |") in table
+    assert "| `05_architectural_heritage` | `ahe/scratch` | – | 85.00 %" in table  # not logged
+    assert "| `02_cats_vs_dogs` | `cats_dogs/scratch` | – | – | – |" in table  # neither
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{execute.README_START}\n{execute.README_END}\n")
+    execute.update_readme(results, readme, rows)
+    text = readme.read_text()
+    assert "against the benchmark's row" in text and "-0.25 points" in text
+    for name, (key, metric) in execute.GRADED_RECIPES.items():  # the mapping names real things
+        source = (execute.NOTEBOOKS / f"{name}.ipynb").read_text()
+        assert f"{metric}=" in source, f"{name} does not log {metric}"
+        assert key.split("/")[0] in ("gtsrb", "ahe", "cats_dogs", "cifar10")
