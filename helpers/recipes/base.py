@@ -143,7 +143,7 @@ class Recipe:
         ``budget_s``, or for a recipe without fixed epochs) the wall-clock budget."""
         if budget_s is None and self.epochs is not None:
             return (f"{self.epochs} epochs (as many as its {self.budget_s / 60:.0f}-minute budget "
-                    "held when the benchmark first measured it on a 2-core CPU), annealed by steps")
+                    "held when the recipe was first measured on a 2-core CPU), annealed by steps")
         seconds = budget_s or self.budget_s
         span = f"{seconds:.0f}-second" if seconds < 120 else f"{seconds / 60:.0f}-minute"
         return f"a {span} budget, annealed by the clock"

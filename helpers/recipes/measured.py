@@ -72,7 +72,7 @@ def ablation_styler(table: pd.DataFrame):
     return table.drop(columns=["hardware", "code", "measured"], errors="ignore").style.format(
         {"test accuracy": "{:.2%}", "train s": "{:.0f}", "epochs": "{:.0f}",
          "vs reference (points)": "{:+.1f}"}, na_rep="–"
-    ).set_caption("Runs of the suite's benchmark script, one seed each: the recipe at its full "
+    ).set_caption("Separate reference runs of the same code, one seed each: the recipe at its full "
                   "length (the row not marked 'ablation'), and at a shorter time budget a "
                   "reference run and, against it, each ingredient removed")
 
@@ -107,9 +107,9 @@ def ablation_summary(table: pd.DataFrame, n_test: int) -> str:
         return text + ")"
 
     parts = "; ".join(one(name, gap) for name, gap in gaps.items())
-    return (f"Measured by the benchmark against the reference (one seed per row, the same short "
-            f"time budget): {parts}. One run's 95 % sampling interval at {n_test:,} test images "
-            f"at the reference's accuracy ({float(ref.iloc[0]):.1%}) is about ±{half:.1f} "
+    return (f"Measured in those separate runs against the reference (one seed per row, the "
+            f"same short time budget): {parts}. One run's 95 % sampling interval at "
+            f"{n_test:,} test images at the reference's accuracy ({float(ref.iloc[0]):.1%}) is about ±{half:.1f} "
             f"points, the difference of two such runs (the two-run interval) about "
             f"±{diff_half:.1f}; each row is one "
             f"seed, and seed-to-seed changes (not measured here) widen that further, so only "
