@@ -33,6 +33,12 @@ def _rows(path: Path) -> dict:
     return rows
 
 
+def benchmark_rows(path: Path | str = RESULTS) -> dict:
+    """Every committed benchmark row by key ({} without the file; ``ValueError`` for a file
+    that is not the benchmark's results)."""
+    return _rows(Path(path))
+
+
 def benchmark_row(key: str, path: Path | str = RESULTS) -> dict | None:
     """One committed benchmark row (e.g. ``"gtsrb/cnn_colour"``), or None when it is absent."""
     return _rows(Path(path)).get(key)
