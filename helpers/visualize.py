@@ -78,7 +78,10 @@ def activation_stats(activations: dict[str, np.ndarray], images: np.ndarray) -> 
         brightness or its negative; 0: unrelated), beside the same median against *another*
         image's brightness (the next one in the batch): the level ``|r|`` reaches by chance on
         a grid of that size, which grows as the grid shrinks, so only the excess over it
-        compares layers.
+        compares layers; and ``border / interior``, the mean activation on the map's outer
+        ring of positions over the mean inside it (above 1: units respond more at the edge
+        of the image, where zero padding meets the picture; NaN below 3×3 or when the
+        interior is silent).
     """
     bright = luma(np.asarray(images, dtype="float32"))
     rows = {}
@@ -96,8 +99,20 @@ def activation_stats(activations: dict[str, np.ndarray], images: np.ndarray) -> 
             "active positions": float(np.mean(flat > 0)),
             "median |r| with brightness": _finite_median(r),
             "median |r|, another image": _finite_median(r_other) if n > 1 else float("nan"),
+            "border / interior": _border_ratio(act),
         }
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _border_ratio(act: np.ndarray) -> float:
+    """Mean of ``(N, h, w, C)`` maps on their outer ring of positions over the mean inside."""
+    h, w = act.shape[1:3]
+    if h < 3 or w < 3:
+        return float("nan")
+    ring = np.ones((h, w), bool)
+    ring[1:-1, 1:-1] = False
+    inner = float(act[:, ~ring].mean())
+    return float(act[:, ring].mean() / inner) if inner > 0 else float("nan")
 
 
 def heat_stats(heatmaps: np.ndarray, centre: float = 0.5) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import tensorflow as tf
 from helpers.attribution import (
     METHODS,
     deconvnet,
+    deletion_test,
     grad_cam,
     gradient,
     guided_backprop,
@@ -61,6 +62,25 @@ def test_grad_cam_heat_sits_on_the_object():
         assert inside > 0.9 and outside < 0.2
         peak = np.unravel_index(cam.argmax(), cam.shape)
         assert r <= peak[0] < r + 8 and c <= peak[1] < c + 8
+
+
+def test_deletion_test_removing_the_heat_costs_more_than_removing_random_pixels():
+    model = _bright_detector()
+    images = np.stack([_image_with_square(2, 3), _image_with_square(20, 18)])
+    cams = grad_cam(model, images, "detect", class_index=1).heatmap
+    table = deletion_test(model, images, cams, share=0.1, seed=0)
+    assert list(table.columns) == ["class", "p", "p without top", "p without random"]
+    assert (table["class"] == 1).all() and (table["p"] > 0.58).all()
+    # the square is ~6 % of the pixels: deleting the hottest 10 % silences the detector
+    # (sigmoid(0) = 0.5); as many random pixels take only a few of the square's pixels
+    assert np.allclose(table["p without top"], 0.5, atol=1e-4)
+    assert (table["p without random"] > 0.57).all()
+    flipped = deletion_test(model, images, 1 - cams, share=0.1, seed=0)  # a map pointing away
+    assert np.allclose(flipped["p without top"], flipped["p"], atol=1e-6)
+    with pytest.raises(ValueError, match="should be"):
+        deletion_test(model, images, cams[:, :16], share=0.1)
+    with pytest.raises(ValueError, match="strictly between"):
+        deletion_test(model, images, cams, share=1.0)
 
 
 def test_grad_cam_for_the_other_class_is_empty_here():
@@ -358,3 +378,19 @@ def test_roughness_is_scale_free_and_the_table_orders_and_compares_methods():
     assert table.loc["noisy", "diff low"] > 0  # clearly rougher than the row above
     assert table.iloc[1]["diff low"] == table.iloc[1]["diff high"] == 0  # identical signals
     assert (table["low"] <= table["mean"]).all() and (table["mean"] <= table["high"]).all()
+
+
+def test_deletion_test_reads_the_predicted_column_of_a_softmax_model():
+    inp = keras.Input((8, 8, 1))
+    x = keras.layers.GlobalAveragePooling2D()(inp)
+    out = keras.layers.Dense(2, activation="softmax")(x)
+    model = keras.Model(inp, out)  # bright images favour class 1
+    model.layers[-1].set_weights([np.array([[-4.0, 4.0]], "float32"), np.zeros(2, "float32")])
+    images = np.zeros((2, 8, 8, 1), "float32")
+    images[0, :2] = 1.0  # a bright band on a dark image: class 0 or 1 by the band's weight
+    images[1] = 1.0
+    heat = images[..., 0] + 0.01  # hottest where bright
+    table = deletion_test(model, images, heat, share=0.25, seed=1)
+    expected = model.predict(images, verbose=0)
+    assert list(table["class"]) == list(expected.argmax(axis=1))
+    assert np.allclose(table["p"], expected.max(axis=1), atol=1e-6)

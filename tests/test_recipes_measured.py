@@ -49,6 +49,14 @@ def test_ablation_table_picks_the_recipe_rows_and_measures_each_gap_from_the_ref
     assert "7 epochs against the reference's 9" in ablation_summary(shorter, 1000)
     big_gap = table.assign(**{"vs reference (points)": [np.nan, np.nan, -5.0]})
     assert ": -5.0 points (beyond the two-run interval)" in ablation_summary(big_gap, 1000)
+    assert "another commit" not in text  # one commit for all rows
+    older = table.assign(code=["new5678", "abc1234", "abc1234"],
+                         measured=["2026-12-06 02:53", "2026-11-24 12:00", "2026-11-24 12:05"],
+                         hardware=["Xeon, 2 cores", "EPYC, 2 cores", "EPYC, 2 cores"])
+    note = ablation_summary(older, 1000)
+    assert note.startswith("The ablation rows ran at another commit than the full-length row "
+                           "(ablation: 2026-11-24, commit abc1234, EPYC; full length: "
+                           "2026-12-06, commit new5678, Xeon)")
     html = ablation_styler(table).to_html()
     assert "+3.0" in html and "abc1234" not in html and "shorter time budget" in html
     assert "measured" not in html.split("<thead>")[1].split("</thead>")[0]  # no date column

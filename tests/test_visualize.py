@@ -202,8 +202,15 @@ def test_activation_stats_detects_maps_that_copy_the_image():
     assert out.loc["noise", "dead channels"] == 0.0
     # against another image's brightness the copied maps lose their match
     assert out.loc["copy", "median |r|, another image"] < 0.9
+    assert np.isnan(out.loc["noise", "border / interior"])  # a 2×2 map has no interior
     with pytest.raises(ValueError, match="does not divide"):
         activation_stats({"odd": np.ones((3, 3, 3, 2))}, images)
+    # a map lit only on its outer ring against one lit evenly
+    rim = np.ones((3, 4, 4, 2))
+    rim[:, 1:-1, 1:-1] = 0.5
+    out = activation_stats({"rim": rim, "flat": np.ones((3, 4, 4, 2))}, images)
+    assert out.loc["rim", "border / interior"] == pytest.approx(2.0)
+    assert out.loc["flat", "border / interior"] == pytest.approx(1.0)
 
 
 def test_image_grid_shortens_long_titles_or_wraps_them_in_full():

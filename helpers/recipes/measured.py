@@ -113,10 +113,32 @@ def ablation_summary(table: pd.DataFrame, n_test: int) -> str:
         return text + ")"
 
     parts = "; ".join(one(name, gap) for name, gap in gaps.items())
-    return (f"Measured in those separate runs against the reference (one seed per row, the "
+    return _provenance(table) + (
+            f"Measured in those separate runs against the reference (one seed per row, the "
             f"same short time budget): {parts}. One run's 95 % sampling interval at "
             f"{n_test:,} test images at the reference's accuracy ({float(ref.iloc[0]):.1%}) "
             f"is about ±{half:.1f} points, the difference of two such runs (the two-run "
             f"interval) about ±{diff_half:.1f}; each row is one seed, and seed-to-seed changes "
             f"(not measured here) widen that further, so only gaps beyond the interval are "
             f"evidence.")
+
+
+def _provenance(table: pd.DataFrame) -> str:
+    """A sentence when the ablation rows ran at another commit than the full-length row,
+    saying when and where each ran; empty otherwise."""
+    if not {"code", "measured", "hardware"} <= set(table.columns):
+        return ""
+    is_ablation = table.index.str.startswith("ablation")
+    head, abl = table[~is_ablation], table[is_ablation]
+    if head.empty or abl.empty or set(abl["code"].dropna()) <= set(head["code"].dropna()):
+        return ""
+
+    def where(rows: pd.DataFrame) -> str:
+        dates = sorted({str(d)[:10] for d in rows["measured"].dropna()})
+        machines = sorted({str(h).split(",")[0] for h in rows["hardware"].dropna()})
+        codes = sorted({str(c) for c in rows["code"].dropna()})
+        return f"{', '.join(dates)}, commit {', '.join(codes)}, {', '.join(machines)}"
+
+    return (f"The ablation rows ran at another commit than the full-length row (ablation: "
+            f"{where(abl)}; full length: {where(head)}), and the recipe's code may differ "
+            "between the two, so the ablation describes the code of its own commit. ")
