@@ -253,9 +253,8 @@ def deletion_test(
     if not 2 <= grid <= min(x.shape[1:3]):
         raise ValueError(f"grid should be 2 to {min(x.shape[1:3])} regions a side, got {grid}")
     n, cells = len(x), grid * grid
-    rows, cols = (np.linspace(0, size, grid + 1).astype(int) for size in x.shape[1:3])
-    region = (np.searchsorted(rows, np.arange(x.shape[1]), side="right") - 1)[:, None] * grid \
-        + (np.searchsorted(cols, np.arange(x.shape[2]), side="right") - 1)[None, :]
+    h, w = x.shape[1:3]
+    region = (np.arange(h) * grid // h)[:, None] * grid + (np.arange(w) * grid // w)[None, :]
     counts = np.bincount(region.ravel(), minlength=cells)
     mean_heat = np.stack([np.bincount(region.ravel(), h.ravel(), cells) / counts for h in heat])
     k = max(1, int(round(share * cells)))

@@ -114,13 +114,14 @@ def ablation_summary(table: pd.DataFrame, n_test: int) -> str:
 
     parts = "; ".join(one(name, gap) for name, gap in gaps.items())
     return _provenance(table) + (
-            f"Measured in those separate runs against the reference (one seed per row, the "
-            f"same short time budget): {parts}. One run's 95 % sampling interval at "
-            f"{n_test:,} test images at the reference's accuracy ({float(ref.iloc[0]):.1%}) "
-            f"is about ±{half:.1f} points, the difference of two such runs (the two-run "
-            f"interval) about ±{diff_half:.1f}; each row is one seed, and seed-to-seed changes "
-            f"(not measured here) widen that further, so only gaps beyond the interval are "
-            f"evidence.")
+        f"Measured in those separate runs against the reference (one seed per row, the "
+        f"same short time budget): {parts}. One run's 95 % sampling interval at "
+        f"{n_test:,} test images at the reference's accuracy ({float(ref.iloc[0]):.1%}) "
+        f"is about ±{half:.1f} points, the difference of two such runs (the two-run "
+        f"interval) about ±{diff_half:.1f}; each row is one seed, and seed-to-seed changes "
+        f"(not measured here) widen that further, so only gaps beyond the interval are "
+        f"evidence."
+    )
 
 
 def _provenance(table: pd.DataFrame) -> str:
