@@ -277,6 +277,37 @@ def deletion_test(
     })
 
 
+def deletion_summary(deleted: pd.DataFrame, alpha: float = 0.01) -> pd.Series:
+    """What one :func:`deletion_test` says, in the numbers a report quotes.
+
+    The loss of each deletion is ``p`` minus the probability left; the two losses of an image
+    are paired, so the test is Wilcoxon's signed-rank test on their differences (NaN with one
+    image, or when every pair is equal). ``verdict`` names the direction only when the test is
+    significant at ``alpha``; the direction is that of the two medians.
+    """
+    top = deleted["p"] - deleted["p without top"]
+    rand = deleted["p"] - deleted["p without random"]
+    p_value = float("nan")
+    if len(deleted) > 1 and bool((top != rand).any()):
+        from scipy.stats import wilcoxon
+
+        p_value = float(wilcoxon(top, rand).pvalue)
+    if not p_value < alpha:
+        verdict = "no clear difference"
+    elif top.median() > rand.median():
+        verdict = "the hottest regions cost more"
+    else:
+        verdict = "random regions cost more"
+    return pd.Series({
+        "median loss, hottest regions": float(top.median()),
+        "median loss, random regions": float(rand.median()),
+        "mean loss, hottest regions": float(top.mean()),
+        "mean loss, random regions": float(rand.mean()),
+        "images where hottest costs more": float((top > rand).mean()),
+        "images": len(deleted), "Wilcoxon p": p_value, "verdict": verdict,
+    }, dtype=object)
+
+
 def roughness(signal: np.ndarray) -> np.ndarray:
     """Per image: mean absolute difference between neighbouring pixels (both directions)
     divided by the mean absolute value; scale-free, lower is smoother."""

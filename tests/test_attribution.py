@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
 from helpers.attribution import (
     METHODS,
     deconvnet,
+    deletion_summary,
     deletion_test,
     grad_cam,
     gradient,
@@ -83,6 +85,26 @@ def test_deletion_test_removing_the_heat_costs_more_than_removing_random_regions
         deletion_test(model, images, cams, share=1.0)
     with pytest.raises(ValueError, match="regions a side"):
         deletion_test(model, images, cams, grid=64)
+
+
+def test_deletion_summary_names_a_direction_only_when_the_test_is_clear():
+    rng = np.random.default_rng(0)
+    p = np.full(40, 0.9)
+    cost = rng.uniform(0.2, 0.4, 40)  # the hottest regions cost this much, random ones a tenth
+    frame = pd.DataFrame({"p": p, "p without top": p - cost, "p without random": p - cost / 10})
+    hot = deletion_summary(frame)
+    assert hot["verdict"] == "the hottest regions cost more" and hot["Wilcoxon p"] < 1e-6
+    assert hot["images where hottest costs more"] == 1.0 and hot["images"] == 40
+    assert hot["median loss, hottest regions"] == pytest.approx(np.median(cost))
+    assert hot["mean loss, random regions"] == pytest.approx(cost.mean() / 10)
+    swapped = frame.rename(columns={"p without top": "p without random",
+                                    "p without random": "p without top"})
+    assert deletion_summary(swapped)["verdict"] == "random regions cost more"
+    few = deletion_summary(frame.head(3))  # three pairs cannot reach p < 0.01
+    assert few["verdict"] == "no clear difference" and few["Wilcoxon p"] > 0.01
+    same = frame.assign(**{"p without random": frame["p without top"]})
+    assert np.isnan(deletion_summary(same)["Wilcoxon p"])
+    assert deletion_summary(same)["verdict"] == "no clear difference"
 
 
 def test_grad_cam_for_the_other_class_is_empty_here():
