@@ -138,6 +138,25 @@ def heat_stats(heatmaps: np.ndarray, centre: float = 0.5) -> pd.DataFrame:
     })
 
 
+def peak_places(heatmaps: np.ndarray) -> list[str]:
+    """Where each map ``(N, H, W)`` is hottest, in words: the cell of a 3 × 3 split of the
+    image that holds its maximum ("top left", "top", …, "centre", …, "bottom right"), or
+    "nowhere (empty map)" for a map that is zero everywhere. It says where, not on what."""
+    maps = np.asarray(heatmaps, dtype="float64")
+    if maps.ndim != 3:
+        raise ValueError(f"heatmaps should be (N, H, W), got shape {maps.shape}")
+    _, h, w = maps.shape
+    places = []
+    for m in maps:
+        if not np.any(m > 0):
+            places.append("nowhere (empty map)")
+            continue
+        r, c = np.unravel_index(int(np.argmax(m)), m.shape)
+        words = (("top", "", "bottom")[r * 3 // h], ("left", "", "right")[c * 3 // w])
+        places.append(" ".join(x for x in words if x) or "centre")
+    return places
+
+
 def pattern_stats(images: np.ndarray, cutoff: float = 0.25) -> pd.DataFrame:
     """Colour and spatial-frequency statistics of images ``(N, H, W, 3)`` in 0..255, one row each.
 

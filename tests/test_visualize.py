@@ -154,6 +154,20 @@ def test_overlay_blends_the_jet_colour_of_the_resized_heatmap():
     assert gray_in.shape == (4, 4, 3) and (gray_in == 200).all()
 
 
+def test_peak_places_name_the_ninth_of_the_image_that_holds_the_maximum():
+    from helpers.visualize import peak_places
+
+    maps = np.zeros((5, 9, 12))
+    maps[0, 0, 0] = 1.0  # top left
+    maps[1, 4, 6] = 1.0  # centre
+    maps[2, 8, 5] = 1.0  # bottom, middle column
+    maps[3, 3, 11] = 0.5  # middle row, right
+    assert peak_places(maps) == ["top left", "centre", "bottom", "right",
+                                 "nowhere (empty map)"]
+    with pytest.raises(ValueError, match="should be"):
+        peak_places(np.zeros((9, 12)))
+
+
 def test_heat_stats_centre_share_and_concentration():
     from helpers.visualize import heat_stats
 
