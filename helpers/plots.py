@@ -234,6 +234,7 @@ def plot_histories(histories: dict[str, dict], metric: str = "accuracy") -> plt.
     for ax, key in zip(axes, ("loss", metric), strict=True):
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        ax.set_ylabel(key.replace("_", " "))
         ax.set_title(f"{key} (dashed: training, solid: validation)")
     axes[1].legend(fontsize=8)
     fig.tight_layout()

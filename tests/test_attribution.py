@@ -339,6 +339,7 @@ def test_training_curves_put_ticks_on_whole_epochs():
     for ax in fig.axes:
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks)
+    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "accuracy"]
 
 
 def test_signed_image_puts_zero_at_grey():
