@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -152,18 +154,29 @@ GRADED_RECIPES: dict[str, tuple[str, str]] = {
 }
 
 
+def test_images(row: dict) -> int | None:
+    """How many test images a benchmark row was scored on, read from its ``data`` text
+    ("train 2 000, validation 1 000, test 1 000 (real)"); None when it does not say."""
+    found = re.search(r"\btest ([\d\s,]+)", str(row.get("data", "")))
+    digits = re.sub(r"\D", "", found.group(1)) if found else ""
+    return int(digits) if digits else None
+
+
 def graded_vs_benchmark(results: dict, bench_rows: dict) -> str:
     """Markdown table: each graded notebook's final-recipe test accuracy beside the benchmark
     row of the same recipe (its accuracy, epochs, schedule and date), and the gap in points.
 
-    A notebook or row that is missing reads "–"; nothing is judged beyond the sign of the gap
-    (one seed each: small gaps are within run-to-run noise)."""
+    A notebook or row that is missing reads "–". One seed each, so the gap is set against a
+    yardstick: 1.96 standard errors of the difference of two accuracies of that size measured
+    on that many test images as if independently (``±`` column); a gap inside it is "within",
+    outside it "above" or "below". It is a rough scale of test-set sampling noise only: the
+    two runs share their test images, and seed-to-seed training noise is not in it."""
 
     def pct(v) -> str:
         return f"{100 * v:.2f} %" if isinstance(v, (int, float)) else "–"
 
-    lines = ["| notebook | recipe | graded run | benchmark row | graded − benchmark |",
-             "|---|---|---|---|---|"]
+    lines = ["| notebook | recipe | graded run | benchmark row | graded − benchmark "
+             "| ± (95 %, test-set sampling) |", "|---|---|---|---|---|---|"]
     for name, (key, metric) in GRADED_RECIPES.items():
         graded = results.get(name, {}).get("metrics", {}).get(metric)
         row = bench_rows.get(key) or {}
@@ -171,9 +184,17 @@ def graded_vs_benchmark(results: dict, bench_rows: dict) -> str:
         schedule = row.get("schedule", "by the clock")  # rows before fixed epochs ran so
         where = (f"{pct(bench)} ({row.get('epochs', '?')} epochs, {schedule}, "
                  f"{row.get('measured', '?')[:10]})" if bench is not None else "–")
-        gap = (f"{100 * (graded - bench):+.2f} points" if isinstance(graded, (int, float))
-               and bench is not None else "–")
-        lines.append(f"| `{name}` | `{key}` | {pct(graded)} | {where} | {gap} |")
+        gap, noise = "–", "–"
+        if isinstance(graded, (int, float)) and bench is not None:
+            gap = f"{100 * (graded - bench):+.2f} points"
+            n = test_images(row)
+            if n:
+                mean = (graded + bench) / 2
+                half = 100 * 1.96 * math.sqrt(2 * mean * (1 - mean) / n)
+                side = ("within" if abs(100 * (graded - bench)) <= half
+                        else "above" if graded > bench else "below")
+                noise = f"±{half:.2f} points ({n:,} test images): {side}"
+        lines.append(f"| `{name}` | `{key}` | {pct(graded)} | {where} | {gap} | {noise} |")
     return "\n".join(lines)
 
 
@@ -183,7 +204,10 @@ def update_readme(results: dict, readme: Path, bench_rows: dict | None = None) -
     block = results_markdown(results)
     if bench_rows is not None:
         block += ("\n\nEach graded notebook's final model against the benchmark's row of the "
-                  "same recipe (same data; one seed each):\n\n"
+                  "same recipe (same data; one seed each). The last column is a yardstick for "
+                  "test-set sampling noise alone (1.96 standard errors of the difference of two "
+                  "such accuracies on that many test images); runs of identical code also "
+                  "differ by seed-to-seed training noise, which it leaves out:\n\n"
                   + graded_vs_benchmark(results, bench_rows))
     replace_block(readme, README_START, README_END, block)
 

@@ -83,13 +83,20 @@ def test_graded_numbers_are_set_beside_the_benchmark_rows_of_their_recipes(tmp_p
     results = {"04_traffic_signs": {"metrics": {"final_cnn_test_accuracy": 0.9875}},
                "05_architectural_heritage": {"metrics": {}}}
     rows = {"gtsrb/cnn": {"test_accuracy": 0.9900, "epochs": 12, "schedule": "by steps",
-                          "measured": "2026-12-06 03:00"},
+                          "measured": "2026-12-06 03:00",
+                          "data": "train 34\u202f799, test 12\u202f630 (real)"},
             "ahe/scratch": {"test_accuracy": 0.85}}
     table = execute.graded_vs_benchmark(results, rows)
+    # 1.96 · sqrt(2 · 0.98875 · 0.01125 / 12 630) = 0.2613 points: the gap lies within it
     assert ("| `04_traffic_signs` | `gtsrb/cnn` | 98.75 % | 99.00 % (12 epochs, by steps, "
-            "2026-12-06) | -0.25 points |") in table
+            "2026-12-06) | -0.25 points | ±0.26 points (12,630 test images): within |") in table
+    closer = {**rows, "gtsrb/cnn": {**rows["gtsrb/cnn"], "test_accuracy": 0.9905}}
+    assert "-0.30 points | ±0.26 points (12,630 test images): below |" in (
+        execute.graded_vs_benchmark(results, closer))  # 0.30 points apart: below the yardstick
+    assert execute.test_images({"data": "train 2 000, validation 1 000, test 1 000"}) == 1000
+    assert execute.test_images({"data": "no split given"}) is None
     assert "| `05_architectural_heritage` | `ahe/scratch` | – | 85.00 %" in table  # not logged
-    assert "| `02_cats_vs_dogs` | `cats_dogs/scratch` | – | – | – |" in table  # neither
+    assert "| `02_cats_vs_dogs` | `cats_dogs/scratch` | – | – | – | – |" in table  # neither
     readme = tmp_path / "README.md"
     readme.write_text(f"{execute.README_START}\n{execute.README_END}\n")
     execute.update_readme(results, readme, rows)
