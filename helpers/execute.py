@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import sys
@@ -167,10 +166,11 @@ def graded_vs_benchmark(results: dict, bench_rows: dict) -> str:
     row of the same recipe (its accuracy, epochs, schedule and date), and the gap in points.
 
     A notebook or row that is missing reads "–". One seed each, so the gap is set against a
-    yardstick: 1.96 standard errors of the difference of two accuracies of that size measured
-    on that many test images as if independently (``±`` column); a gap inside it is "within",
-    outside it "above" or "below". It is a rough scale of test-set sampling noise only: the
-    two runs share their test images, and seed-to-seed training noise is not in it."""
+    yardstick, the notebooks' own (:func:`helpers.recipes.two_run_half_width`): the 95 %
+    interval of the difference of two independent runs at the benchmark's accuracy on that
+    many test images (``±`` column); a gap inside it is "within", outside it "above" or
+    "below". It is a rough scale of test-set sampling noise only: the two runs share their
+    test images, and seed-to-seed training noise is not in it."""
 
     def pct(v) -> str:
         return f"{100 * v:.2f} %" if isinstance(v, (int, float)) else "–"
@@ -189,8 +189,9 @@ def graded_vs_benchmark(results: dict, bench_rows: dict) -> str:
             gap = f"{100 * (graded - bench):+.2f} points"
             n = test_images(row)
             if n:
-                mean = (graded + bench) / 2
-                half = 100 * 1.96 * math.sqrt(2 * mean * (1 - mean) / n)
+                from .recipes.measured import two_run_half_width  # loads TensorFlow
+
+                half = two_run_half_width(bench, n)
                 side = ("within" if abs(100 * (graded - bench)) <= half
                         else "above" if graded > bench else "below")
                 noise = f"±{half:.2f} points ({n:,} test images): {side}"
@@ -205,9 +206,10 @@ def update_readme(results: dict, readme: Path, bench_rows: dict | None = None) -
     if bench_rows is not None:
         block += ("\n\nEach graded notebook's final model against the benchmark's row of the "
                   "same recipe (same data; one seed each). The last column is a yardstick for "
-                  "test-set sampling noise alone (1.96 standard errors of the difference of two "
-                  "such accuracies on that many test images); runs of identical code also "
-                  "differ by seed-to-seed training noise, which it leaves out:\n\n"
+                  "test-set sampling noise alone (the 95 % interval of the difference of two "
+                  "independent runs at the benchmark's accuracy on that many test images, √2 "
+                  "× one run's Wilson half-width, as in the notebooks); runs of identical code "
+                  "also differ by seed-to-seed training noise, which it leaves out:\n\n"
                   + graded_vs_benchmark(results, bench_rows))
     replace_block(readme, README_START, README_END, block)
 
