@@ -226,14 +226,18 @@ def plot_histories(histories: dict[str, dict], metric: str = "accuracy") -> plt.
     ):
         for ax, key in zip(axes, ("loss", metric), strict=True):
             if key in h:
-                ax.plot(range(1, len(h[key]) + 1), h[key], "--", color=colour, alpha=0.7)
+                ax.plot(range(1, len(h[key]) + 1), h[key], "--", marker=".", color=colour,
+                        alpha=0.7)
             if f"val_{key}" in h:
-                ax.plot(
-                    range(1, len(h[f"val_{key}"]) + 1), h[f"val_{key}"], color=colour, label=name
-                )
+                ax.plot(range(1, len(h[f"val_{key}"]) + 1), h[f"val_{key}"], marker=".",
+                        color=colour, label=name)
+    longest = max((len(v) for h in histories.values() for v in h.values()), default=1)
     for ax, key in zip(axes, ("loss", metric), strict=True):
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        if longest <= 1:  # one epoch: a single tick, where the locator would invent fractions
+            ax.set_xticks([1])
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_ylabel(key.replace("_", " "))
         ax.set_title(f"{key} (dashed: training, solid: validation)")
     axes[1].legend(fontsize=8)

@@ -340,6 +340,10 @@ def test_training_curves_put_ticks_on_whole_epochs():
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks)
     assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "accuracy"]
+    one = plot_histories({"run": {"loss": [1.0], "val_loss": [1.1], "accuracy": [0.5],
+                                  "val_accuracy": [0.4]}})  # a single epoch
+    one.canvas.draw()
+    assert [list(ax.get_xticks()) for ax in one.axes] == [[1], [1]]
 
 
 def test_signed_image_puts_zero_at_grey():
