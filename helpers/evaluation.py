@@ -17,6 +17,7 @@ from sklearn.metrics import (
     accuracy_score,
     classification_report,
     confusion_matrix,
+    f1_score,
     precision_recall_fscore_support,
 )
 
@@ -120,6 +121,18 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
 
     ci = binomtest(int(successes), int(n)).proportion_ci(confidence, method="wilson")
     return float(ci.low), float(ci.high)
+
+
+def macro_f1_present(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Macro F1 over the classes that occur in ``y_true`` only.
+
+    The metric for bootstrap resamples: a resample of whole tracks can lack a rare class, and
+    scoring that class as F1 = 0 for both models (``labels=all classes, zero_division=0``)
+    would shrink every difference towards zero. On the full set, where every class occurs,
+    it equals the usual macro F1.
+    """
+    return float(f1_score(y_true, y_pred, average="macro", labels=np.unique(y_true),
+                          zero_division=0))
 
 
 def paired_difference_interval(

@@ -183,7 +183,8 @@ def plot_confusion(
     with a colour bar. Normalised, each row sums to one (the diagonal is the class's recall);
     with more than 12 classes the colours follow a square-root scale, so that rare confusions
     stay visible beside the diagonal, and the tick labels are the class index and a name cut
-    to 24 characters, at a size readable beside rows of about a quarter inch."""
+    to 34 characters (whole for GTSRB names that tell left from right, e.g. "Dangerous curve
+    to the right"), at a size readable beside rows of about a quarter inch."""
     from matplotlib.colors import PowerNorm
 
     n = len(ev.class_names)
@@ -191,7 +192,7 @@ def plot_confusion(
         side = min(16, max(4, 0.33 * n + 2))
         _, ax = plt.subplots(figsize=(side + 1, side))
     annotate = n <= 12 if annotate is None else annotate
-    names = ev.class_names if n <= 12 else [f"{i} {_shorten(c, 24)}"
+    names = ev.class_names if n <= 12 else [f"{i} {_shorten(c, 34)}"
                                             for i, c in enumerate(ev.class_names)]
     sns.heatmap(
         ev.confusion(normalize),

@@ -20,7 +20,7 @@ from helpers.backbones import (
     transfer_classifier,
     unfreeze_top,
 )
-from helpers.evaluation import Evaluation, evaluate, paired_difference_interval
+from helpers.evaluation import Evaluation, evaluate, macro_f1_present, paired_difference_interval
 from helpers.plots import plot_confusion
 
 
@@ -180,12 +180,12 @@ def test_evaluation_metrics_match_hand_counts():
     assert len(worst) == 2 and set(worst["true"]) == {"a", "c"}
     assert ev.macro()["recall"] == pytest.approx((0.5 + 1 + 0.5) / 3)
     assert plot_confusion(ev).axes
-    many = Evaluation("43 classes", [f"class with a rather long name {i}" for i in range(43)],
-                      np.arange(43), np.eye(43))
+    many = Evaluation("43 classes", [f"class with a rather long name, number {i}"
+                                     for i in range(43)], np.arange(43), np.eye(43))
     ax = plot_confusion(many).axes[0]
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert labels[0] == "0 class with a rather lon…" and len(labels) == 43
-    assert all(len(t) <= 27 for t in labels) and ax.get_yticklabels()[0].get_fontsize() >= 8
+    assert labels[0] == "0 class with a rather long name, nu…" and len(labels) == 43
+    assert all(len(t) <= 37 for t in labels) and ax.get_yticklabels()[0].get_fontsize() >= 8
 
 
 def test_binary_sigmoid_outputs_and_evaluate_on_dataset():
@@ -218,6 +218,22 @@ def test_wilson_interval_and_accuracy_interval():
     ev = Evaluation("m", ["a", "b"], np.array([0, 1, 1, 0]), np.array([[0.9, 0.1], [0.2, 0.8],
                                                                         [0.6, 0.4], [0.7, 0.3]]))
     assert ev.accuracy_interval() == wilson_interval(3, 4)
+
+
+def test_macro_f1_of_a_resample_ignores_classes_it_lacks():
+    """Class 2 is missing from the resample: scoring it as 0 for both models (43 labels,
+    zero_division=0) would shrink the difference; over the present classes it does not."""
+    from sklearn.metrics import f1_score
+
+    t = np.array([0, 0, 1, 1])
+    a, b = np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1])
+    assert macro_f1_present(t, a) == 1.0
+    assert macro_f1_present(t, b) == pytest.approx(f1_score(t, b, average="macro"))
+    padded = lambda p: f1_score(t, p, average="macro", labels=range(3), zero_division=0)  # noqa: E731
+    gap = macro_f1_present(t, a) - macro_f1_present(t, b)
+    assert padded(a) - padded(b) == pytest.approx(gap * 2 / 3)  # the shrunken difference
+    # class 0 missed (F1 0), class 1 right (F1 1); the predicted, absent class 2 adds no column
+    assert macro_f1_present(t, np.array([2, 2, 1, 1])) == pytest.approx(0.5)
 
 
 def test_paired_interval_widens_when_photos_come_in_tracks():
