@@ -85,8 +85,11 @@ def class_histogram(
     fig, ax = plt.subplots(figsize=(min(14, max(6, 0.3 * len(class_names))), 6.0 if wide else 3.6))
     sns.barplot(data=df, x="class", y="images", hue="split", ax=ax)
     ax.set_title(title)
-    ax.set_xlabel("")
-    ax.tick_params(axis="x", rotation=90 if wide else 30, labelsize=8 if wide else 9)
+    ax.set_xlabel("class")
+    # slanted labels anchored at their right end, so long names never run into each other
+    ax.tick_params(axis="x", labelsize=8 if wide else 9)
+    plt.setp(ax.get_xticklabels(), rotation=90 if wide else 45, ha="center" if wide else "right",
+             rotation_mode="anchor" if not wide else "default")
     # the legend beside the plot, where it hides no bar
     sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), title="split")
     fig.tight_layout()

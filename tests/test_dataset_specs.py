@@ -86,8 +86,10 @@ def test_copy_notes_name_a_subset_missing_files_and_the_datasets_caveat():
     # the official sizes: nothing to say about CIFAR-10, which has no caveat
     assert copy_notes(SPECS["cifar10"], copy("cifar10", train=50_000, test=10_000)) == []
     subset = copy_notes(SPECS["cifar10"], copy("cifar10", train=10_000, test=4_000))
-    assert len(subset) == 2 and "10,000 of the official 50,000" in subset[0]
-    assert "not directly comparable" in subset[0]
+    assert subset == ["this copy's train split holds 10,000 of the official 50,000 images and "
+                      "its test split holds 4,000 of the official 10,000 images (a subset: "
+                      "accuracies on it are not directly comparable with published full-data "
+                      "figures)"]  # the caveat once, for both splits
     missing = copy_notes(SPECS["ahe"], copy("ahe", train=10_130, test=1_404))
     assert missing == ["this copy's train split holds 10,130 of the official 10,235 images "
                        "(files missing)"]

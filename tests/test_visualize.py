@@ -246,3 +246,37 @@ def test_trend_word_names_the_direction_beyond_a_tolerance():
     assert trend_word(0.50, 0.30) == "falls" and trend_word(0.3, 0.5) == "rises"
     assert trend_word(0.50, 0.51) == "stays about the same"
     assert trend_word(0.50, 0.45, tol=0.1) == "stays about the same"
+
+
+def test_class_histogram_labels_its_axis_and_no_class_name_overlaps_another():
+    import matplotlib.pyplot as plt
+    from scipy.ndimage import binary_dilation
+
+    from helpers.plots import class_histogram
+
+    names = ["altar", "apse", "bell_tower", "column", "dome(inner)", "dome(outer)",
+             "flying_buttress", "gargoyle", "stained_glass", "vault"]  # AHE's, which overlapped
+    fig = class_histogram({"train": list(range(10, 20)), "test": [5] * 10}, names, "ahe")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "class" and ax.get_ylabel() == "images"
+    labels = ax.get_xticklabels()
+    assert [t.get_text() for t in labels] == names
+
+    def pixels() -> np.ndarray:
+        fig.canvas.draw()
+        return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+    # the pixels each label inks, alone (rotated text's bounding boxes overlap even when the
+    # text does not, so compare what is drawn)
+    for t in [*labels, ax.xaxis.label]:  # the axis label moves with the labels' extent
+        t.set_visible(False)
+    blank, inked = pixels(), []
+    for t in labels:
+        t.set_visible(True)
+        inked.append((pixels() != blank).any(axis=-1))
+        t.set_visible(False)
+    assert all(m.sum() > 20 for m in inked)  # each label was drawn
+    # and at least 3 pixels from its neighbour's ink, so two names never read as one
+    near = [binary_dilation(m, iterations=3) for m in inked]
+    assert not any((a & b).any() for a, b in zip(near, inked[1:], strict=False))
+    plt.close("all")

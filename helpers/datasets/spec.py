@@ -101,18 +101,25 @@ def load_dataset(
 
 
 def copy_notes(spec: DatasetSpec, dataset: Dataset) -> list[str]:
-    """What a report should say about the copy read: the dataset's caveat and any split that
-    holds fewer images than the official release (a subset or missing files)."""
+    """What a report should say about the copy read: the dataset's caveat and the splits that
+    hold fewer images than the official release, one note per kind of shortfall (a subset, or
+    a few files missing), so a caveat shared by several splits is said once."""
     notes = [spec.note] if spec.note else []
     if dataset.synthetic or not spec.official_images:
         return notes
+    short: dict[str, list[str]] = {}
     for split, official in spec.official_images.items():
         found = len(dataset.splits[split]) if split in dataset.splits else 0
         if found < official:
-            why = ("a subset: accuracies on it are not directly comparable with published "
-                   "full-data figures" if found < 0.9 * official else "files missing")
-            notes.append(f"this copy's {split} split holds {found:,} of the official "
-                         f"{official:,} images ({why})")
+            kind = "subset" if found < 0.9 * official else "missing"
+            short.setdefault(kind, []).append(f"{split} split holds {found:,} of the official "
+                                              f"{official:,} images")
+    if "subset" in short:
+        notes.append("this copy's " + " and its ".join(short["subset"])
+                     + " (a subset: accuracies on it are not directly comparable with "
+                     "published full-data figures)")
+    if "missing" in short:
+        notes.append("this copy's " + " and its ".join(short["missing"]) + " (files missing)")
     return notes
 
 
