@@ -6,7 +6,7 @@ Models output probabilities: one sigmoid unit for two classes, a softmax otherwi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import keras
@@ -174,6 +174,20 @@ def format_p(p: float) -> str:
     if p != p:  # NaN
         return "p not computed"
     return "p < 0.01" if p < 0.01 else f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
+
+
+def holm_reject(p_values: Iterable[float], alpha: float = 0.05) -> list[bool]:
+    """Holm's step-down correction for several tests: which null hypotheses to reject while
+    keeping the chance of any false rejection among them at ``alpha``. The k-th smallest
+    p-value (k = 0, 1, ...) is compared with ``alpha / (m - k)``; the first that fails stops
+    the rejections. Returned in the order given."""
+    p = np.asarray(list(p_values), dtype="float64")  # any iterable: a list, a dict's values
+    reject = np.zeros(len(p), dtype=bool)
+    for k, i in enumerate(np.argsort(p, kind="stable")):
+        if not p[i] <= alpha / (len(p) - k):
+            break
+        reject[i] = True
+    return reject.tolist()
 
 
 def predict(model: keras.Model, ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:

@@ -115,8 +115,16 @@ def distributions(
 # ------------------------------------------------------------------------- attributions
 
 
-def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.ndarray:
-    """Blend a 0..1 heatmap (any resolution) over an image; returns uint8 RGB."""
+def overlay(
+    image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45, mark_peak: bool = False
+) -> np.ndarray:
+    """Blend a 0..1 heatmap (any resolution) over an image; returns uint8 RGB.
+
+    With ``mark_peak`` a white ring outlined in black circles the heatmap's maximum (the
+    first, if several pixels tie), so a peak on a dark part of the image, where dark red
+    hardly shows, is still seen; an all-zero map gets no ring.
+    """
+    import cv2
     import tensorflow as tf
 
     img = np.asarray(image, dtype="float32")
@@ -126,7 +134,14 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.n
         img = np.repeat(img, 3, axis=-1)
     heat = tf.image.resize(heatmap[..., None], img.shape[:2], method="bilinear").numpy()[..., 0]
     colour = plt.get_cmap("jet")(np.clip(heat, 0, 1))[..., :3] * 255
-    return np.clip((1 - alpha) * img + alpha * colour, 0, 255).astype("uint8")
+    out = np.clip((1 - alpha) * img + alpha * colour, 0, 255).astype("uint8")
+    if mark_peak and np.any(heat > 0):
+        row, col = np.unravel_index(int(np.argmax(heat)), heat.shape)
+        radius = max(3, round(0.06 * min(heat.shape)))
+        out = np.ascontiguousarray(out)
+        cv2.circle(out, (int(col), int(row)), radius, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.circle(out, (int(col), int(row)), radius, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
 
 
 def signed_image(signal: np.ndarray, percentile: float = 100.0) -> np.ndarray:
@@ -222,20 +237,30 @@ def plot_confusion(
     return ax.figure
 
 
-def plot_histories(histories: dict[str, dict], metric: str = "accuracy") -> plt.Figure:
-    """Training and validation curves of several runs side by side (loss and ``metric``)."""
+def plot_histories(
+    histories: dict[str, dict], metric: str = "accuracy", start: dict[str, int] | None = None
+) -> plt.Figure:
+    """Training and validation curves of several runs side by side (loss and ``metric``).
+
+    ``start`` gives, for a run that continues another (fine-tuning after a frozen head), the
+    epoch number its first epoch is drawn at, so it follows its parent instead of restarting
+    at epoch 1; other runs start at 1.
+    """
+    start = start or {}
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     for (name, h), colour in zip(
         histories.items(), sns.color_palette(n_colors=len(histories)), strict=True
     ):
+        first = start.get(name, 1)
         for ax, key in zip(axes, ("loss", metric), strict=True):
             if key in h:
-                ax.plot(range(1, len(h[key]) + 1), h[key], "--", marker=".", color=colour,
-                        alpha=0.7)
+                ax.plot(range(first, first + len(h[key])), h[key], "--", marker=".",
+                        color=colour, alpha=0.7)
             if f"val_{key}" in h:
-                ax.plot(range(1, len(h[f"val_{key}"]) + 1), h[f"val_{key}"], marker=".",
+                ax.plot(range(first, first + len(h[f"val_{key}"])), h[f"val_{key}"], marker=".",
                         color=colour, label=name)
-    longest = max((len(v) for h in histories.values() for v in h.values()), default=1)
+    longest = max((start.get(n, 1) - 1 + len(v) for n, h in histories.items() for v in h.values()),
+                  default=1)
     for ax, key in zip(axes, ("loss", metric), strict=True):
         ax.set_xlabel("epoch")
         if longest <= 1:  # one epoch: a single tick, where the locator would invent fractions

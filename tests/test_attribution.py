@@ -346,6 +346,16 @@ def test_training_curves_put_ticks_on_whole_epochs():
     assert [list(ax.get_xticks()) for ax in one.axes] == [[1], [1]]
 
 
+def test_a_continued_run_is_drawn_after_its_parent():
+    h = {"loss": [1.0, 0.8], "val_loss": [1.1, 0.9], "accuracy": [0.5, 0.6],
+         "val_accuracy": [0.4, 0.5]}
+    fig = plot_histories({"frozen": {k: v * 2 for k, v in h.items()}, "fine-tuned": h},
+                         start={"fine-tuned": 5})
+    lines = {ln.get_label(): ln for ln in fig.axes[1].get_lines()}
+    assert list(lines["frozen"].get_xdata()) == [1, 2, 3, 4]
+    assert list(lines["fine-tuned"].get_xdata()) == [5, 6]  # epochs 5 and 6, after the 4
+
+
 def test_signed_image_puts_zero_at_grey():
     img = signed_image(np.array([[[-2.0], [0.0], [1.0]]]))
     assert img.dtype == np.uint8 and img[0, :, 0].tolist() == [1, 128, 191]

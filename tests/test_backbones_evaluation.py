@@ -208,6 +208,18 @@ def test_p_values_are_written_without_a_false_zero():
     assert format_p(float("nan")) == "p not computed"
 
 
+def test_holm_rejects_step_down_and_stops_at_the_first_failure():
+    from helpers.evaluation import holm_reject
+
+    # m = 4: 0.005 <= 0.05/4, 0.012 <= 0.05/3, 0.03 > 0.05/2 stops, so 0.04 is kept too
+    assert holm_reject([0.03, 0.005, 0.04, 0.012]) == [False, True, False, True]
+    assert holm_reject([0.2, 0.01]) == [False, True]  # 0.01 <= 0.025; 0.2 > 0.05
+    assert holm_reject([0.04]) == [True] and holm_reject([]) == []
+    assert holm_reject([0.001, 0.001]) == [True, True]
+    assert holm_reject([float("nan"), 0.001]) == [False, True]  # NaN never rejects
+    assert holm_reject({"a": 0.2, "b": 0.01}.values()) == [False, True]  # any iterable
+
+
 def test_wilson_interval_and_accuracy_interval():
     from helpers.evaluation import wilson_interval
 

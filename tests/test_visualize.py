@@ -154,6 +154,23 @@ def test_overlay_blends_the_jet_colour_of_the_resized_heatmap():
     assert gray_in.shape == (4, 4, 3) and (gray_in == 200).all()
 
 
+def test_overlay_rings_the_heatmap_peak_where_asked_and_nowhere_else():
+    heat = np.zeros((60, 80))
+    heat[45, 10] = 1.0  # the peak low on the left, where a dark image would hide dark red
+    image = np.zeros((60, 80, 3))
+    plain, ringed = overlay(image, heat), overlay(image, heat, mark_peak=True)
+    changed = np.argwhere((plain != ringed).any(axis=-1))
+    assert len(changed) > 0
+    # the ring is centred on the peak: every changed pixel lies within its radius (+ the
+    # outline), and it holds white
+    dist = np.hypot(changed[:, 0] - 45, changed[:, 1] - 10)
+    radius = round(0.06 * 60)
+    assert dist.max() <= radius + 4 and dist.min() >= radius - 3
+    assert (ringed.min(axis=-1) > 200).any()  # near-white pixels on a black image
+    # an empty map has no peak to mark
+    assert (overlay(image, np.zeros((60, 80)), mark_peak=True) == overlay(image, heat * 0)).all()
+
+
 def test_peak_places_name_the_ninth_of_the_image_that_holds_the_maximum():
     from helpers.visualize import peak_places
 

@@ -76,7 +76,7 @@ def ablation_styler(table: pd.DataFrame):
     """:func:`ablation_table` formatted for a notebook (percentages, signed gaps, "–" for none),
     without the machine, commit and date columns, which mean nothing to a report's reader."""
     return table.drop(columns=["hardware", "code", "measured"], errors="ignore").style.format(
-        {"test accuracy": "{:.2%}", "train s": "{:.0f}", "epochs": "{:.0f}",
+        {"test accuracy": "{:.1%}", "train s": "{:.0f}", "epochs": "{:.0f}",
          "vs reference (points)": "{:+.1f}"}, na_rep="–"
     ).set_caption("Separate reference runs of the same code, one seed each: the recipe at its full "
                   "length (the row not marked 'ablation'), and at a shorter time budget a "
