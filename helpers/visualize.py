@@ -138,23 +138,39 @@ def heat_stats(heatmaps: np.ndarray, centre: float = 0.5) -> pd.DataFrame:
     })
 
 
+def _peaks(heatmaps: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+    """The maps as ``(N, H, W)`` floats and each one's maximum (row, column), None if empty."""
+    maps = np.asarray(heatmaps, dtype="float64")
+    if maps.ndim != 3:
+        raise ValueError(f"heatmaps should be (N, H, W), got shape {maps.shape}")
+    return maps, [tuple(int(v) for v in np.unravel_index(int(np.argmax(m)), m.shape))
+                  if np.any(m > 0) else None for m in maps]
+
+
 def peak_places(heatmaps: np.ndarray) -> list[str]:
     """Where each map ``(N, H, W)`` is hottest, in words: the cell of a 3 × 3 split of the
     image that holds its maximum ("top left", "top", …, "centre", …, "bottom right"), or
     "nowhere (empty map)" for a map that is zero everywhere. It says where, not on what."""
-    maps = np.asarray(heatmaps, dtype="float64")
-    if maps.ndim != 3:
-        raise ValueError(f"heatmaps should be (N, H, W), got shape {maps.shape}")
+    maps, peaks = _peaks(heatmaps)
     _, h, w = maps.shape
     places = []
-    for m in maps:
-        if not np.any(m > 0):
+    for peak in peaks:
+        if peak is None:
             places.append("nowhere (empty map)")
             continue
-        r, c = np.unravel_index(int(np.argmax(m)), m.shape)
+        r, c = peak
         words = (("top", "", "bottom")[r * 3 // h], ("left", "", "right")[c * 3 // w])
         places.append(" ".join(x for x in words if x) or "centre")
     return places
+
+
+def peaks_on_edge(heatmaps: np.ndarray, margin: float = 0.05) -> int:
+    """How many maps ``(N, H, W)`` have their maximum within ``margin`` of a side's length
+    from the image's edge (empty maps do not count)."""
+    maps, peaks = _peaks(heatmaps)
+    _, h, w = maps.shape
+    return sum(min(r / h, c / w, (h - 1 - r) / h, (w - 1 - c) / w) < margin
+               for r, c in (p for p in peaks if p is not None))
 
 
 def pattern_stats(images: np.ndarray, cutoff: float = 0.25) -> pd.DataFrame:

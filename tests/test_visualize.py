@@ -185,6 +185,20 @@ def test_peak_places_name_the_ninth_of_the_image_that_holds_the_maximum():
         peak_places(np.zeros((9, 12)))
 
 
+def test_peaks_on_edge_counts_maxima_near_the_border_only():
+    from helpers.visualize import peaks_on_edge
+
+    maps = np.zeros((5, 40, 40))
+    maps[0, 0, 20] = 1.0  # top row: on the edge
+    maps[1, 20, 39] = 1.0  # right column: on the edge
+    maps[2, 20, 20] = 1.0  # centre
+    maps[3, 3, 20] = 1.0  # 3 px in: beyond 5 % of 40 (2 px)
+    assert peaks_on_edge(maps) == 2  # the empty map does not count
+    assert peaks_on_edge(maps, margin=0.1) == 3
+    with pytest.raises(ValueError, match="should be"):
+        peaks_on_edge(np.zeros((9, 12)))
+
+
 def test_heat_stats_centre_share_and_concentration():
     from helpers.visualize import heat_stats
 
