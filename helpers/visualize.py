@@ -104,6 +104,41 @@ def activation_stats(activations: dict[str, np.ndarray], images: np.ndarray) -> 
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def edge_strength(images: np.ndarray) -> np.ndarray:
+    """Each image's edge strength ``(N, H, W)``: the gradient magnitude of its brightness
+    (central differences), high along outlines and pictogram strokes, zero on flat areas."""
+    gy, gx = np.gradient(luma(np.asarray(images, dtype="float32")), axis=(1, 2))
+    return np.hypot(gx, gy)
+
+
+def edge_following(activations: dict[str, np.ndarray], images: np.ndarray) -> pd.DataFrame:
+    """How closely each layer's maps follow the picture's edges rather than its brightness.
+
+    The same measure as :func:`activation_stats`'s ``|r|`` columns, against
+    :func:`edge_strength` averaged to each map's grid: per layer, the median over images and
+    non-constant channels of ``|r|`` between a channel's map and the image's edge strength,
+    beside the same median against *another* image's edges (the chance level on that grid),
+    and the share of channel maps that correlate more with the edges than with the brightness.
+    """
+    edges, bright = edge_strength(images), luma(np.asarray(images, dtype="float32"))
+    rows = {}
+    for name, act in activations.items():
+        n, h, w, c = act.shape
+        flat = act.reshape(n, h * w, c)
+        e, b = (_block_mean(x, h, w).reshape(n, h * w, 1) for x in (edges, bright))
+        r_e, r_other, r_b = (np.abs(_pearson(flat, np.broadcast_to(t, flat.shape), axis=1))
+                             for t in (e, np.roll(e, 1, axis=0), b))
+        ok = np.isfinite(r_e) & np.isfinite(r_b)
+        rows[name] = {
+            "median |r| with edges": _finite_median(r_e),
+            "median |r| with edges, another image": _finite_median(r_other) if n > 1
+            else float("nan"),
+            "maps closer to edges than to brightness": float(np.mean(r_e[ok] > r_b[ok]))
+            if ok.any() else float("nan"),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def _border_ratio(act: np.ndarray) -> float:
     """Mean of ``(N, h, w, C)`` maps on their outer ring of positions over the mean inside."""
     h, w = act.shape[1:3]

@@ -258,6 +258,27 @@ def test_activation_stats_detects_maps_that_copy_the_image():
     assert out.loc["flat", "border / interior"] == pytest.approx(1.0)
 
 
+def test_edge_following_tells_edge_maps_from_brightness_maps():
+    from helpers.visualize import _block_mean, edge_following, edge_strength
+
+    rng = np.random.default_rng(2)
+    images = np.zeros((4, 8, 8, 3), "float32")
+    for k in range(4):  # a bright square on a dark ground, in a different place each time
+        y, x = rng.integers(1, 4, size=2)
+        images[k, y:y + 4, x:x + 4] = 200.0
+    edges = edge_strength(images)
+    assert edges.shape == (4, 8, 8) and edges.min() >= 0
+    assert edges[0].max() > 0 and np.all(edges[:, 0, 0] == 0)  # flat corner: no edge
+    grey = images[..., 0]
+    maps = np.stack([_block_mean(edges, 8, 8), grey], axis=-1)  # an edge map, a brightness map
+    out = edge_following({"maps": maps}, images)
+    assert out.loc["maps", "maps closer to edges than to brightness"] == pytest.approx(0.5)
+    only_edges = edge_following({"e": maps[..., :1]}, images)
+    assert only_edges.loc["e", "median |r| with edges"] == pytest.approx(1.0)
+    assert only_edges.loc["e", "maps closer to edges than to brightness"] == 1.0
+    assert only_edges.loc["e", "median |r| with edges, another image"] < 0.9
+
+
 def test_image_grid_shortens_long_titles_or_wraps_them_in_full():
     import matplotlib.pyplot as plt
 
