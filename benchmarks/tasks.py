@@ -71,7 +71,7 @@ def _data_line(ds: Dataset, quick: bool, official: int | None = None, **splits: 
     elif quick:
         scope = "real, subset"
     elif official and total < official:
-        scope = f"real, {total:,} of the official {official:,} images".replace(",", " ")
+        scope = "real, " + f"{total:,} of the official {official:,} images".replace(",", " ")
     else:
         scope = "real"
     return f"{sizes} ({scope})"

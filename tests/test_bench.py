@@ -278,3 +278,16 @@ def test_code_version_ignores_run_outputs_but_not_code(tmp_path):
     assert code_version(tmp_path) == clean
     (tmp_path / "model.py").write_text("v2\n", encoding="utf-8")
     assert code_version(tmp_path) == clean + "+changes"
+
+
+def test_data_line_says_how_much_of_the_official_dataset_a_copy_holds():
+    from types import SimpleNamespace
+
+    from benchmarks.tasks import _data_line
+
+    real = SimpleNamespace(synthetic=False)
+    line = _data_line(real, False, 60_000, train=10_000, test=4_000)
+    assert line == "train 10 000, test 4 000 (real, 14 000 of the official 60 000 images)"
+    assert _data_line(real, False, 14_000, train=10_000, test=4_000).endswith("(real)")
+    fake = SimpleNamespace(synthetic=True)
+    assert _data_line(fake, True, train=1).endswith("(synthetic stand-in)")
