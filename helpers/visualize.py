@@ -88,9 +88,7 @@ def activation_stats(activations: dict[str, np.ndarray], images: np.ndarray) -> 
     for name, act in activations.items():
         n, h, w, c = act.shape
         flat = act.reshape(n, h * w, c)
-        target = _block_mean(bright, h, w).reshape(n, h * w, 1)
-        r, r_other = (np.abs(_pearson(flat, np.broadcast_to(t, flat.shape), axis=1))
-                      for t in (target, np.roll(target, 1, axis=0)))
+        r, r_other = _map_correlations(act, bright)
         rows[name] = {
             "map size": f"{h}×{w}",
             "channels": c,
@@ -123,11 +121,8 @@ def edge_following(activations: dict[str, np.ndarray], images: np.ndarray) -> pd
     edges, bright = edge_strength(images), luma(np.asarray(images, dtype="float32"))
     rows = {}
     for name, act in activations.items():
-        n, h, w, c = act.shape
-        flat = act.reshape(n, h * w, c)
-        e, b = (_block_mean(x, h, w).reshape(n, h * w, 1) for x in (edges, bright))
-        r_e, r_other, r_b = (np.abs(_pearson(flat, np.broadcast_to(t, flat.shape), axis=1))
-                             for t in (e, np.roll(e, 1, axis=0), b))
+        n = act.shape[0]
+        (r_e, r_other), (r_b, _) = (_map_correlations(act, t) for t in (edges, bright))
         ok = np.isfinite(r_e) & np.isfinite(r_b)
         rows[name] = {
             "median |r| with edges": _finite_median(r_e),
@@ -137,6 +132,17 @@ def edge_following(activations: dict[str, np.ndarray], images: np.ndarray) -> pd
             if ok.any() else float("nan"),
         }
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _map_correlations(act: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``|r|`` between each channel of ``(N, h, w, C)`` maps and ``(N, H, W)`` targets averaged
+    to the maps' grid, per image and channel ``(N, C)``; and the same against the *next*
+    image's target (the chance level on that grid). NaN where either side is constant."""
+    n, h, w, c = act.shape
+    flat = act.reshape(n, h * w, c)
+    t = _block_mean(target, h, w).reshape(n, h * w, 1)
+    return tuple(np.abs(_pearson(flat, np.broadcast_to(x, flat.shape), axis=1))
+                 for x in (t, np.roll(t, 1, axis=0)))
 
 
 def _border_ratio(act: np.ndarray) -> float:
